@@ -1,0 +1,247 @@
+"""The pipeline of DESIGN.md §1, and nothing else: every stage is injected."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import anyio.to_thread
+from pydantic import BaseModel, ConfigDict
+
+from gateway.cache import CacheKey, ResultCache
+from gateway.config import Settings
+from gateway.decision import Floors, decide_axis, overall
+from gateway.errors import (
+    ForbiddenError,
+    GatewayError,
+    InvalidRequestError,
+    LabelsInvalidError,
+    TextEmptyError,
+    TextTooLongError,
+)
+from gateway.redact import PassThroughRedactor, RedactedText, Redactor
+from gateway.rubrics import RubricSet, RubricStore
+from gateway.rules import apply_rules
+from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
+from gateway.scoring.base import Scorer, ScoreResult
+
+
+class _Prepared(BaseModel):
+    """A request after validation, redaction and rules: nothing raw remains in it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rubric: RubricSet
+    axes: tuple[str, ...]
+    redacted: RedactedText
+    was_redacted: bool
+    flags: list[Flag]
+    metadata: dict[str, str]
+    cache_key: str
+
+
+class Classifier:
+    def __init__(
+        self,
+        settings: Settings,
+        rubrics: RubricStore,
+        redactor: Redactor,
+        scorer: Scorer,
+        cache: ResultCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.rubrics = rubrics
+        self.redactor = redactor
+        self.scorer = scorer
+        self.cache = cache
+        self.floors = Floors(none_fits=settings.none_fits_floor, multi_fit=settings.multi_fit_floor)
+        self._passthrough = PassThroughRedactor()
+
+    # ------------------------------------------------------------------ stages
+
+    def _rubric_for(self, req: ClassifyRequest) -> RubricSet:
+        if req.labels is not None:
+            if req.rubric is not None:
+                raise InvalidRequestError("give either 'rubric' or inline 'labels', not both")
+            if len(req.labels) > self.settings.max_inline_labels:
+                raise LabelsInvalidError(
+                    f"{len(req.labels)} inline labels; at most {self.settings.max_inline_labels}"
+                )
+            for i, label in enumerate(req.labels):
+                if len(label.rubric) > self.settings.max_label_chars:
+                    raise LabelsInvalidError(
+                        f"labels[{i}].rubric is longer than {self.settings.max_label_chars} chars"
+                    )
+            return RubricSet.inline(req.labels)
+        return self.rubrics.get(req.rubric or self.settings.default_rubric)
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise TextEmptyError("text is empty")
+        if len(text) > self.settings.max_text_chars:
+            raise TextTooLongError(
+                f"text has {len(text)} characters; the limit is {self.settings.max_text_chars}"
+            )
+
+    def _check_overrides(self, req: ClassifyRequest) -> None:
+        if req.model is not None and req.model != self.scorer.model:
+            raise InvalidRequestError(
+                f"model {req.model!r} is not served here; this gateway runs {self.scorer.model!r}"
+            )
+        if req.prompt is not None and req.prompt != self.scorer.prompt:
+            raise InvalidRequestError(
+                f"prompt {req.prompt!r} is not served here; "
+                f"this gateway uses {self.scorer.prompt or 'no prompt (embedded model)'}"
+            )
+
+    def _redactor_for(self, req: ClassifyRequest) -> Redactor:
+        if req.redact is False:
+            if not self.settings.allow_unredacted:
+                raise ForbiddenError("this deployment does not allow redact=false")
+            return self._passthrough
+        return self.redactor if self.settings.redact else self._passthrough
+
+    def _prepare(self, req: ClassifyRequest) -> _Prepared:
+        """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound)."""
+        self._check_text(req.text)
+        self._check_overrides(req)
+        rubric = self._rubric_for(req)
+        axes = tuple(rubric.select_axes(req.axes))
+        redactor = self._redactor_for(req)
+        redacted = redactor.redact(req.text, rubric.redaction)
+        flags = apply_rules(rubric, redacted.text, list(axes))
+        key = CacheKey(
+            text=redacted.text,
+            rubric=rubric.axis_fingerprint(axes),
+            prompt=self.scorer.prompt,
+            model=self.scorer.model,
+            scorer=f"{self.scorer.name}:{self.scorer.fingerprint}",
+        ).digest()
+        return _Prepared(
+            rubric=rubric,
+            axes=axes,
+            redacted=redacted,
+            was_redacted=redactor is not self._passthrough,
+            flags=flags,
+            metadata=req.metadata,
+            cache_key=key,
+        )
+
+    def _prepare_all(self, reqs: Sequence[ClassifyRequest]) -> list[_Prepared | GatewayError]:
+        out: list[_Prepared | GatewayError] = []
+        for req in reqs:
+            try:
+                out.append(self._prepare(req))
+            except GatewayError as exc:
+                out.append(exc)
+        return out
+
+    async def _score_group(self, items: list[_Prepared]) -> list[tuple[ScoreResult, bool]]:
+        """Score items that share a rubric and axes: cache first, one scorer call for the rest."""
+        results: list[tuple[ScoreResult, bool] | None] = [None] * len(items)
+        todo: list[int] = []
+        for i, item in enumerate(items):
+            hit = self.cache.get(item.cache_key) if self.cache else None
+            if hit is not None:
+                results[i] = (hit, True)
+            else:
+                todo.append(i)
+        if todo:
+            first = items[todo[0]]
+            scored = await self.scorer.score_many(
+                [items[i].redacted.text for i in todo], first.rubric, first.axes
+            )
+            for i, result in zip(todo, scored, strict=True):
+                results[i] = (result, False)
+                if self.cache:
+                    self.cache.set(items[i].cache_key, result)
+        return [r for r in results if r is not None]
+
+    def _respond(
+        self, item: _Prepared, result: ScoreResult, cached: bool, started: float
+    ) -> ClassifyResponse:
+        rubric = item.rubric
+        decided: dict[str, AxisResult] = {
+            axis: decide_axis(
+                axis,
+                result.axes[axis],
+                rubric.thresholds_for(axis),
+                self.floors,
+                item.flags,
+            )
+            for axis in item.axes
+        }
+        primary_name = rubric.primary_axis if rubric.primary_axis in decided else item.axes[0]
+        primary = decided.pop(primary_name)
+        decision, reason = overall(primary, item.flags)
+        if result.scorer.endswith("fallback") and decision == "auto_route":
+            decision, reason = "review", f"provider unavailable, embedded model answered; {reason}"
+        route = next(
+            (lb.route for lb in rubric.axes[primary_name].labels if lb.name == primary.top_label),
+            None,
+        )
+        return ClassifyResponse(
+            axis=primary_name,
+            top_label=primary.top_label,
+            scores=primary.scores,
+            raw=primary.raw,
+            confidence=primary.confidence,
+            margin=primary.margin,
+            entropy=primary.entropy,
+            decision=decision,
+            reason=reason,
+            labels=primary.labels,
+            none_fits=primary.none_fits,
+            multi_fit=primary.multi_fit,
+            route=route,
+            axes=decided,
+            flags=item.flags,
+            redactions=item.redacted.entities,
+            redacted=item.was_redacted,
+            rubric=RubricRef(name=rubric.name, fingerprint=rubric.fingerprint),
+            prompt=result.prompt,
+            model=result.model,
+            scorer=result.scorer,
+            usage=result.usage,
+            cached=cached,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            metadata=item.metadata,
+        )
+
+    # ------------------------------------------------------------------ API
+
+    async def classify(self, req: ClassifyRequest) -> ClassifyResponse:
+        (outcome,) = await self.classify_many([req])
+        if isinstance(outcome, GatewayError):
+            raise outcome
+        return outcome
+
+    async def classify_many(
+        self, reqs: Sequence[ClassifyRequest]
+    ) -> list[ClassifyResponse | GatewayError]:
+        """Classify in order; a failing ticket is an error in its slot, not a failed batch."""
+        started = time.perf_counter()
+        prepared = await anyio.to_thread.run_sync(self._prepare_all, reqs)
+        out: list[ClassifyResponse | GatewayError | None] = [
+            p if isinstance(p, GatewayError) else None for p in prepared
+        ]
+        groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        for i, p in enumerate(prepared):
+            if isinstance(p, _Prepared):
+                groups.setdefault((p.rubric.fingerprint, p.axes), []).append(i)
+
+        async def run(indices: list[int]) -> None:
+            items = [prepared[i] for i in indices]
+            ready = [p for p in items if isinstance(p, _Prepared)]
+            try:
+                scored = await self._score_group(ready)
+            except GatewayError as exc:
+                for i in indices:
+                    out[i] = exc
+                return
+            for i, item, (result, cached) in zip(indices, ready, scored, strict=True):
+                out[i] = self._respond(item, result, cached, started)
+
+        await asyncio.gather(*(run(indices) for indices in groups.values()))
+        return [o for o in out if o is not None]

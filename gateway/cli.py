@@ -1,0 +1,160 @@
+"""``rubric``: serve the gateway, classify from the shell, check rubric files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.config import Settings, get_settings
+from gateway.errors import GatewayError, RubricInvalidError
+from gateway.rubrics import load_rubric_file
+from gateway.schemas import ClassifyRequest, ClassifyResponse
+
+app = typer.Typer(
+    name="rubric",
+    help="rubric-gateway: zero-shot classification of support tickets against YAML rubrics.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    base = get_settings()
+    changed = {k: v for k, v in overrides.items() if v is not None}
+    return base.model_copy(update=changed) if changed else base
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (POST /classify) on the configured scorer."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port)
+    err.print(
+        f"rubric-gateway on http://{settings.host}:{settings.port} "
+        f"(rubrics: {settings.rubrics_dir}); GET /healthz says when the model is ready"
+    )
+    if workers > 1:
+        uvicorn.run(
+            "gateway.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level="info",
+        )
+    else:
+        from gateway.main import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _table(resp: ClassifyResponse) -> Table:
+    table = Table(title=f"{resp.rubric.name}: {resp.decision} ({resp.reason})")
+    table.add_column("axis")
+    table.add_column("label")
+    table.add_column("score", justify="right")
+    table.add_column("raw", justify="right")
+    axes = {resp.axis: (resp.top_label, resp.scores, resp.raw)}
+    axes.update({name: (a.top_label, a.scores, a.raw) for name, a in resp.axes.items()})
+    for axis, (top, scores, raw) in axes.items():
+        for label, score in sorted(scores.items(), key=lambda kv: -kv[1]):
+            mark = "[bold green]" if label == top else ""
+            table.add_row(axis, f"{mark}{label}", f"{score:.3f}", f"{raw[label]:.3f}")
+        table.add_section()
+    return table
+
+
+@app.command()
+def classify(
+    text: Annotated[str, typer.Argument(help="the ticket text ('-' reads standard input)")],
+    rubric: Annotated[str | None, typer.Option(help="rubric set name")] = None,
+    axes: Annotated[list[str] | None, typer.Option("--axis", help="axis to answer")] = None,
+    model: Annotated[str | None, typer.Option(help="litellm model string")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON response")] = False,
+) -> None:
+    """Classify one ticket locally (no server needed) and print the result."""
+    from gateway.main import build_classifier
+
+    if text == "-":
+        text = sys.stdin.read()
+    settings = _settings(model=model)
+    try:
+        classifier = build_classifier(settings)
+        resp = asyncio.run(
+            classifier.classify(ClassifyRequest(text=text, rubric=rubric, axes=axes))
+        )
+    except GatewayError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(2) from None
+    if as_json:
+        out.print_json(resp.model_dump_json())
+        return
+    out.print(_table(resp))
+    if resp.flags:
+        out.print("flags: " + ", ".join(f"{f.rule} ({f.action})" for f in resp.flags))
+    if resp.redactions:
+        out.print("redacted: " + ", ".join(f"{k}×{v}" for k, v in resp.redactions.items()))
+    out.print(f"model {resp.model} · {resp.latency_ms:.1f} ms")
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="rubric YAML files")],
+    overlap: Annotated[
+        float, typer.Option(help="warn when two labels' rubric texts are this similar (cosine)")
+    ] = 0.85,
+    no_overlap: Annotated[bool, typer.Option("--no-overlap", help="skip the model check")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Validate rubric files: every problem with file:line and field; exit 1 on errors."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    ok = []
+    scorer = None
+    for path in files:
+        try:
+            rubric = load_rubric_file(path)
+        except RubricInvalidError as exc:
+            problems.extend(exc.problems)
+            continue
+        ok.append(path)
+        if not no_overlap:
+            if scorer is None:
+                from gateway.main import build_local_scorer
+
+                scorer = build_local_scorer(get_settings())
+            for axis, a, b, cos in scorer.near_duplicates(rubric, overlap):
+                warnings.append(
+                    f"{path}: warning: axes.{axis}: labels {a!r} and {b!r} have near-duplicate "
+                    f"rubrics (cosine {cos:.2f} ≥ {overlap:.2f}); the model will confuse them"
+                )
+    if as_json:
+        out.print_json(
+            json.dumps({"errors": problems, "warnings": warnings, "ok": [str(p) for p in ok]})
+        )
+    else:
+        for line in problems:
+            err.print(f"[red]error[/red] {line}", highlight=False, soft_wrap=True)
+        for line in warnings:
+            err.print(f"[yellow]{line}[/yellow]", highlight=False, soft_wrap=True)
+        for path in ok:
+            out.print(f"[green]ok[/green] {path}", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

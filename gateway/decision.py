@@ -1,0 +1,94 @@
+"""From a distribution and the rules that fired to a routing decision with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from gateway.distribution import entropy, margin, top_label
+from gateway.rubrics import Thresholds
+from gateway.schemas import AxisResult, Decision, Flag
+from gateway.scoring.base import AxisScores
+
+
+class Floors(BaseModel):
+    """Raw-score floors: under ``none_fits`` for every label, nothing fits; two or more at or
+    above ``multi_fit``, several do."""
+
+    none_fits: float = 0.30
+    multi_fit: float = 0.95
+
+
+def _r(x: float) -> float:
+    return round(x, 4)
+
+
+def decide_axis(
+    axis: str,
+    scored: AxisScores,
+    thresholds: Thresholds,
+    floors: Floors,
+    flags: Sequence[Flag] = (),
+) -> AxisResult:
+    scores = scored.scores
+    raw = scored.raw
+    top = top_label(scores)
+    confidence = scores[top]
+    passing = [name for name, value in raw.items() if value >= floors.multi_fit]
+    none_fits = all(value < floors.none_fits for value in raw.values())
+    multi_fit = len(passing) >= 2
+    labels = sorted(passing, key=lambda n: raw[n], reverse=True)
+
+    decision: Decision
+    forced = next((f for f in flags if axis in f.forced), None)
+    if forced is not None:
+        top = forced.forced[axis]
+        # a deterministic rule is certain about what it forces; its action says where it goes
+        forced_decisions: dict[str, Decision] = {
+            "escalate": "escalate",
+            "review": "review",
+            "flag": "auto_route",
+        }
+        decision = forced_decisions[forced.action]
+        reason = f"rule {forced.rule} forces {axis}={top}"
+    elif none_fits:
+        decision = "manual"
+        reason = f"no label fits: every raw score < {floors.none_fits:.2f}"
+    elif confidence >= thresholds.auto_route and not multi_fit:
+        decision = "auto_route"
+        reason = f"top score {confidence:.2f} ≥ auto_route {thresholds.auto_route:.2f}"
+    elif confidence >= thresholds.review:
+        decision = "review"
+        reason = f"top score {confidence:.2f} ≥ review {thresholds.review:.2f}"
+        if multi_fit:
+            reason += f"; several labels fit ({', '.join(labels)})"
+    else:
+        decision = "manual"
+        reason = f"top score {confidence:.2f} < review {thresholds.review:.2f}"
+
+    return AxisResult(
+        top_label=top,
+        scores={k: _r(v) for k, v in scores.items()},
+        raw={k: _r(v) for k, v in raw.items()},
+        confidence=_r(scores[top]),
+        margin=_r(margin(scores)),
+        entropy=_r(entropy(scores)),
+        decision=decision,
+        reason=reason,
+        labels=labels,
+        none_fits=none_fits,
+        multi_fit=multi_fit,
+        forced_by=forced.rule if forced is not None else None,
+    )
+
+
+def overall(primary: AxisResult, flags: Sequence[Flag]) -> tuple[Decision, str]:
+    """The ticket's decision: a rule's escalate/review wins over the primary axis' own."""
+    escalating = [f.rule for f in flags if f.action == "escalate"]
+    if escalating:
+        return "escalate", f"rule {', '.join(escalating)} escalates"
+    reviewing = [f.rule for f in flags if f.action == "review"]
+    if reviewing and primary.decision == "auto_route":
+        return "review", f"rule {', '.join(reviewing)} asks for review; {primary.reason}"
+    return primary.decision, primary.reason

@@ -1,0 +1,60 @@
+"""The Scorer seam: every way of turning a ticket into per-label probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from gateway.rubrics import RubricSet
+from gateway.schemas import Usage
+
+
+class AxisScores(BaseModel):
+    """One axis as a scorer sees it.
+
+    ``raw``: each label's own yes-probability (need not sum to 1);
+    ``scores``: the distribution over the axis' labels (sums to 1).
+    """
+
+    raw: dict[str, float]
+    scores: dict[str, float]
+
+
+class ScoreResult(BaseModel):
+    axes: dict[str, AxisScores]
+    scorer: str = Field(description="the scorer that decided (cascade reports local or llm)")
+    model: str
+    prompt: str | None = None
+    usage: Usage | None = None
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores redacted text against the axes of a rubric set.
+
+    Implementations are built once at start-up and shared by all requests; ``score_many``
+    exists so that local models can batch and remote ones can run calls concurrently.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def prompt(self) -> str | None:
+        """Prompt id and content hash (``classify.v2@1a2b3c4d``); None for prompt-free scorers."""
+        ...
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything else in this scorer's configuration that changes its output
+        (temperatures, parameters, fallback chain); part of the result-cache key."""
+        ...
+
+    async def score_many(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> list[ScoreResult]: ...

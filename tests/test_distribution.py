@@ -34,7 +34,11 @@ def test_softmax_is_monotone_in_each_score(xs: list[float], i: int, bump: float)
     assert softmax(raised)[i] >= softmax(xs)[i]
 
 
-@given(names.flatmap(lambda ns: st.tuples(st.just(ns), st.lists(probs, min_size=len(ns), max_size=len(ns)))))
+@given(
+    names.flatmap(
+        lambda ns: st.tuples(st.just(ns), st.lists(probs, min_size=len(ns), max_size=len(ns)))
+    )
+)
 def test_normalise_sums_to_one_and_keeps_order(case: tuple[list[str], list[float]]) -> None:
     labels, values = case
     raw = dict(zip(labels, values, strict=True))
@@ -46,8 +50,15 @@ def test_normalise_sums_to_one_and_keeps_order(case: tuple[list[str], list[float
                 assert scores[a] >= scores[b]
 
 
-@given(names.flatmap(lambda ns: st.tuples(st.just(ns), st.lists(probs, min_size=len(ns), max_size=len(ns)))), st.floats(0.0, 1.0))
-def test_normalise_is_monotone_in_the_raw_score(case: tuple[list[str], list[float]], new: float) -> None:
+@given(
+    names.flatmap(
+        lambda ns: st.tuples(st.just(ns), st.lists(probs, min_size=len(ns), max_size=len(ns)))
+    ),
+    st.floats(0.0, 1.0),
+)
+def test_normalise_is_monotone_in_the_raw_score(
+    case: tuple[list[str], list[float]], new: float
+) -> None:
     labels, values = case
     raw = dict(zip(labels, values, strict=True))
     first = labels[0]

@@ -43,7 +43,13 @@ def test_good_file_parses() -> None:
 def test_bundled_support_rubric_is_valid() -> None:
     rubric = load_rubric_file(Path(__file__).parents[1] / "rubrics" / "support.yaml")
     assert set(rubric.axes["category"].names) == {
-        "billing", "technical", "account", "shipping", "returns", "sales", "feedback"
+        "billing",
+        "technical",
+        "account",
+        "shipping",
+        "returns",
+        "sales",
+        "feedback",
     }
     assert rubric.axes["priority"].names == ["critical", "high", "normal", "low"]
     escalating = [r.name for r in rubric.rules if r.action == "escalate"]
@@ -92,7 +98,9 @@ def test_duplicate_label_and_unknown_forced_label() -> None:
 
 
 def test_invalid_regex_rule() -> None:
-    problems = problems_of(GOOD.replace('match: {any: ["lawyer"]}', 'match: {any: ["(a"], regex: true}'))
+    problems = problems_of(
+        GOOD.replace('match: {any: ["lawyer"]}', 'match: {any: ["(a"], regex: true}')
+    )
     assert any("rules[0].match" in p and "invalid regex" in p for p in problems)
 
 
@@ -107,7 +115,9 @@ def test_labels_shorthand_is_one_category_axis() -> None:
 
 def test_fingerprint_ignores_formatting_but_not_meaning() -> None:
     base = parse_rubric(GOOD, "a.yaml").fingerprint
-    reformatted = "# a comment\n" + GOOD.replace("{auto_route: 0.9, review: 0.5}", "\n  auto_route: 0.9\n  review: 0.5")
+    reformatted = "# a comment\n" + GOOD.replace(
+        "{auto_route: 0.9, review: 0.5}", "\n  auto_route: 0.9\n  review: 0.5"
+    )
     assert parse_rubric(reformatted, "b.yaml").fingerprint == base
     changed = GOOD.replace("a billing issue", "a payment issue")
     assert parse_rubric(changed, "a.yaml").fingerprint != base

@@ -24,7 +24,9 @@ def test_support_rules_fire_with_forced_outcomes() -> None:
     flags = apply_rules(SUPPORT, "We were hacked, there was unauthorized access to admin")
     assert [f.rule for f in flags] == ["security_incident"]
     assert flags[0].forced == {"category": "technical", "priority": "critical"}
-    assert [f.rule for f in apply_rules(SUPPORT, "I'll have my lawyer call you")] == ["legal_threat"]
+    assert [f.rule for f in apply_rules(SUPPORT, "I'll have my lawyer call you")] == [
+        "legal_threat"
+    ]
     assert apply_rules(SUPPORT, "Where is my invoice?") == []
 
 

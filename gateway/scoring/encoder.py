@@ -27,7 +27,7 @@ TOKENIZER_PATH = Path(__file__).resolve().parent.parent / "models" / "minilm" / 
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 DIM = 384
 # Sorting by length and padding per chunk keeps padded tokens (wasted work) low.
-_CHUNK = 64
+_CHUNK = 16
 
 Matrix = NDArray[np.float32]
 

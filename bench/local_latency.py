@@ -113,9 +113,8 @@ def main() -> None:
         server.terminate()
         server.wait(10)
 
-    print(
-        f"machine: {os.cpu_count()} cores; tickets: {'BANKING77 test' if DATA.exists() else 'built-in'}"
-    )
+    source = "BANKING77 test" if DATA.exists() else "built-in"
+    print(f"machine: {os.cpu_count()} cores; tickets: {source}")
     print(f"start-up to ready        {ready_s:8.2f} s      (target ≤ 5 s)")
     print(
         f"/classify latency p50    {pct(latencies, 50):8.2f} ms     (target ≤ 25 ms; "

@@ -39,7 +39,7 @@ def test_tampered_model_file_is_named_in_the_error(tmp_path: Path) -> None:
     bad.write_bytes(TOKENIZER_PATH.read_bytes() + b" ")
     with pytest.raises(ModelFileError, match=r"tokenizer\.json does not match its pinned sha256"):
         Encoder(tokenizer_path=bad)
-    with pytest.raises(ModelFileError, match="missing.onnx cannot be read"):
+    with pytest.raises(ModelFileError, match=r"missing\.onnx cannot be read"):
         Encoder(model_path=tmp_path / "missing.onnx")
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway import telemetry
 from gateway.classifier import Classifier
 from gateway.errors import BatchTooLargeError, GatewayError, NotReadyError
 from gateway.schemas import (
@@ -26,12 +27,14 @@ from gateway.schemas import (
     RubricList,
     RubricListItem,
 )
+from gateway.security import INLINE, Principal, authorize
 
 if TYPE_CHECKING:
     from gateway.main import AppState
 
 log = logging.getLogger("gateway.api")
 router = APIRouter()
+Caller = Annotated[Principal, Depends(authorize)]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 422, 429, 503)
@@ -97,13 +100,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "internal error; see the server log")
 
 
+def _check_rubric(principal: Principal, classifier: Classifier, req: ClassifyRequest) -> None:
+    """403 when the caller's key is restricted to other rubric sets (inline labels: 'inline')."""
+    name = INLINE if req.labels is not None else (req.rubric or classifier.settings.default_rubric)
+    principal.check_rubric(name)
+
+
 @router.post("/classify", response_model=ClassifyResponse, responses=_ERRORS)
-async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
-    return await _classifier(request).classify(body)
+async def classify(body: ClassifyRequest, request: Request, principal: Caller) -> ClassifyResponse:
+    classifier = _classifier(request)
+    _check_rubric(principal, classifier, body)
+    resp = await classifier.classify(body)
+    telemetry.observe_response(resp)
+    return resp
 
 
 @router.post("/classify/batch", response_model=BatchResponse, responses=_ERRORS)
-async def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
+async def classify_batch(body: BatchRequest, request: Request, principal: Caller) -> BatchResponse:
     classifier = _classifier(request)
     limit = classifier.settings.max_batch
     if len(body.items) > limit:
@@ -120,6 +133,8 @@ async def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
         except ValidationError as exc:
             code, message = _validation_message(exc)
             slots.append(BatchItem(index=index, error=ErrorDetail(code=code, message=message)))
+    for req in valid:
+        _check_rubric(principal, classifier, req)
     outcomes = await classifier.classify_many(valid)
     for index, outcome in zip(positions, outcomes, strict=True):
         if isinstance(outcome, GatewayError):
@@ -127,6 +142,7 @@ async def classify_batch(body: BatchRequest, request: Request) -> BatchResponse:
                 index=index, error=ErrorDetail(code=outcome.code, message=outcome.message)
             )
         else:
+            telemetry.observe_response(outcome)
             slots[index] = BatchItem(index=index, result=outcome)
     results = [slot for slot in slots if slot is not None]
     failed = sum(1 for r in results if r.error is not None)
@@ -162,3 +178,9 @@ async def healthz(request: Request) -> JSONResponse:
         rubric_errors=len(state.rubrics.errors),
     )
     return JSONResponse(health.model_dump(), status_code=200 if classifier else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus text format; this process' counters only (one set per uvicorn worker)."""
+    return Response(telemetry.metrics_text(), media_type=telemetry.METRICS_CONTENT_TYPE)

@@ -109,7 +109,10 @@ class Classifier:
         rubric = self._rubric_for(req)
         axes = tuple(rubric.select_axes(req.axes))
         redactor = self._redactor_for(req)
-        redacted = redactor.redact(req.text, rubric.redaction)
+        from gateway.telemetry import stage
+
+        with stage("redact"):
+            redacted = redactor.redact(req.text, rubric.redaction)
         flags = apply_rules(rubric, redacted.text, list(axes))
         key = CacheKey(
             text=redacted.text,
@@ -138,24 +141,58 @@ class Classifier:
         return out
 
     async def _score_group(self, items: list[_Prepared]) -> list[tuple[ScoreResult, bool]]:
-        """Score items that share a rubric and axes: cache first, one scorer call for the rest."""
+        """Score items that share a rubric and axes: cache first, then single-flight (identical
+        keys already being scored are awaited, not re-scored), one scorer call for the rest."""
+        from gateway.telemetry import SINGLE_FLIGHT, stage
+
         results: list[tuple[ScoreResult, bool] | None] = [None] * len(items)
         todo: list[int] = []
+        follow: list[tuple[int, asyncio.Future[ScoreResult]]] = []
         for i, item in enumerate(items):
             hit = self.cache.get(item.cache_key) if self.cache else None
             if hit is not None:
                 results[i] = (hit, True)
-            else:
-                todo.append(i)
+                continue
+            joined = self.cache.flight.join(item.cache_key) if self.cache else None
+            if joined is not None:
+                follow.append((i, joined))
+                continue
+            if self.cache:
+                self.cache.flight.lead(item.cache_key)
+            todo.append(i)
         if todo:
             first = items[todo[0]]
-            scored = await self.scorer.score_many(
-                [items[i].redacted.text for i in todo], first.rubric, first.axes
-            )
+            try:
+                with stage("score"):
+                    scored = await self.scorer.score_many(
+                        [items[i].redacted.text for i in todo], first.rubric, first.axes
+                    )
+            except BaseException as exc:
+                if self.cache:
+                    for i in todo:
+                        self.cache.flight.fail(items[i].cache_key, exc)
+                raise
             for i, result in zip(todo, scored, strict=True):
                 results[i] = (result, False)
                 if self.cache:
                     self.cache.set(items[i].cache_key, result)
+                    self.cache.flight.resolve(items[i].cache_key, result)
+        retry: list[int] = []
+        for i, fut in follow:
+            SINGLE_FLIGHT.inc()
+            try:
+                results[i] = (await asyncio.shield(fut), False)
+            except asyncio.CancelledError:
+                if not fut.cancelled():
+                    raise  # this request itself was cancelled
+                retry.append(i)  # the leader was cancelled: score this one directly
+        if retry:
+            with stage("score"):
+                rescored = await self.scorer.score_many(
+                    [items[i].redacted.text for i in retry], items[retry[0]].rubric, items[0].axes
+                )
+            for i, result in zip(retry, rescored, strict=True):
+                results[i] = (result, False)
         return [r for r in results if r is not None]
 
     def _respond(

@@ -43,6 +43,7 @@ def serve(
     import uvicorn
 
     settings = _settings(host=host, port=port)
+    _require_safe_bind(settings)
     err.print(
         f"rubric-gateway on http://{settings.host}:{settings.port} "
         f"(rubrics: {settings.rubrics_dir}); GET /healthz says when the model is ready"
@@ -155,6 +156,59 @@ def check(
     if problems:
         raise typer.Exit(1)
 
+
+def _require_safe_bind(settings: Settings) -> None:
+    """No API keys configured: refuse a non-loopback bind (gateway.security)."""
+    from gateway.security import require_safe_bind
+
+    try:
+        require_safe_bind(settings)
+    except GatewayError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        raise typer.Exit(2) from None
+
+
+cache_app = typer.Typer(help="Inspect or empty the result cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("stats")
+def cache_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Entries, size on disk, limit and TTL of the result cache."""
+    from gateway.cache import open_cache
+
+    cache = open_cache(get_settings())
+    stats = cache.stats()
+    cache.close()
+    if as_json:
+        out.print_json(stats.model_dump_json())
+        return
+    table = Table(title="result cache")
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for field in ("directory", "enabled", "entries", "volume_bytes", "size_limit_bytes", "ttl_s"):
+        table.add_row(field, str(getattr(stats, field)))
+    out.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached result (safe while servers run: diskcache is process-safe)."""
+    from gateway.cache import open_cache
+
+    cache = open_cache(get_settings())
+    removed = cache.clear()
+    cache.close()
+    out.print(f"removed {removed} cached results from {cache.directory}")
+
+
+def _register_eval_commands() -> None:
+    from gateway.eval_cli import register
+
+    register(app)
+
+
+_register_eval_commands()
 
 if __name__ == "__main__":
     app()

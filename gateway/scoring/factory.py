@@ -1,0 +1,70 @@
+"""Picks and builds the configured scorer once at start-up (``GATEWAY_SCORER``)."""
+
+from __future__ import annotations
+
+from gateway.config import Settings
+from gateway.errors import ConfigError, InvalidRequestError
+from gateway.prompts import Prompt, load_prompt
+from gateway.providers import ProviderClient
+from gateway.scoring.base import Scorer
+from gateway.scoring.cascade import CascadeScorer, LocalFallbackScorer
+from gateway.scoring.llm import Checkable, LLMScorer
+from gateway.scoring.logprob import LogprobScorer
+
+DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
+
+
+def scorer_kind(settings: Settings) -> str:
+    """``GATEWAY_SCORER``, defaulting to cascade when a model is configured, else local."""
+    return settings.scorer or ("cascade" if settings.model else "local")
+
+
+def _prompt(ref: str, settings: Settings) -> Prompt:
+    try:
+        return load_prompt(ref, settings.prompts_dir)
+    except InvalidRequestError as exc:
+        raise ConfigError(f"GATEWAY_PROMPT: {exc.message}") from None
+
+
+def build_scorer(
+    settings: Settings, local: Scorer, *, client: ProviderClient | None = None
+) -> Scorer:
+    """The scorer ``settings`` ask for; ``local`` is the embedded one (default and first pass).
+
+    ``client`` is for tests and for sharing one provider client; normally built from settings.
+    """
+    kind = scorer_kind(settings)
+    if kind == "local":
+        return local
+    if not settings.model:
+        raise ConfigError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
+    client = client or ProviderClient.from_settings(settings)
+    if kind == "logprob":
+        configured = _prompt(settings.prompt, settings)
+        prompt = (
+            configured
+            if configured.kind == "label_code"
+            else _prompt(DEFAULT_LABEL_CODE_PROMPT, settings)
+        )
+        logprob = LogprobScorer(client, prompt, concurrency=settings.llm_concurrency)
+        return LocalFallbackScorer(logprob, local) if settings.fallback_to_local else logprob
+    prompt = _prompt(settings.prompt, settings)
+    if prompt.kind != "structured":
+        raise ConfigError(
+            f"GATEWAY_PROMPT={settings.prompt} is a {prompt.kind} prompt; "
+            f"the {kind} scorer needs a structured one (e.g. classify.v2)"
+        )
+    llm = LLMScorer(
+        client, prompt, max_reasks=settings.max_reasks, concurrency=settings.llm_concurrency
+    )
+    if kind == "llm":
+        return LocalFallbackScorer(llm, local) if settings.fallback_to_local else llm
+    if kind == "cascade":
+        return CascadeScorer(local, llm, fallback_to_local=settings.fallback_to_local)
+    raise ConfigError(f"unknown scorer {kind!r}; choose local, llm, logprob or cascade")
+
+
+async def check_scorer(scorer: Scorer) -> None:
+    """Start-up checks: warms the provider path and refuses a logprob model without logprobs."""
+    if isinstance(scorer, Checkable):
+        await scorer.check()

@@ -1,0 +1,145 @@
+"""The ``llm`` scorer: a compiled prompt answered by any litellm model through instructor.
+
+One call per ticket answers every requested axis. The reply is validated against a response
+model built from the rubric (label keys, ``Literal`` choices, probabilities in [0, 1]); invalid
+replies are re-asked up to ``max_reasks`` times, so a label that does not exist never gets past
+this module. ``raw`` is each label's own P(yes); ``scores`` is ``raw`` normalised to sum to 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+from gateway.distribution import normalise
+from gateway.prompts import Prompt, PromptRef
+from gateway.providers import ProviderClient
+from gateway.rubrics import RubricSet
+from gateway.scoring.base import AxisScores, ScoreResult
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A scorer with a start-up check (see ``factory.check_scorer``)."""
+
+    async def check(self) -> None: ...
+
+
+def config_fingerprint(config: Mapping[str, object]) -> str:
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+async def gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather``, but the first failure cancels the rest instead of orphaning them."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def resolve_axes(rubric: RubricSet, axes: Sequence[str]) -> list[str]:
+    return rubric.select_axes(list(axes) or None)
+
+
+class LLMScorer:
+    """Structured-output scoring. Built once; ``variant`` gives per-request model/prompt overrides
+    that share the client and the concurrency bound."""
+
+    def __init__(
+        self,
+        client: ProviderClient,
+        prompt: Prompt,
+        *,
+        max_reasks: int = 2,
+        concurrency: int | asyncio.Semaphore = 32,
+        model: str | None = None,
+    ) -> None:
+        if prompt.kind != "structured":
+            raise ValueError(f"prompt {prompt.ref.id} is not a structured prompt")
+        self._client = client
+        self._prompt = prompt
+        self._max_reasks = max_reasks
+        self._model = model
+        # Bounds in-flight provider calls across all requests (provider rate limits, sockets).
+        self._semaphore = (
+            concurrency
+            if isinstance(concurrency, asyncio.Semaphore)
+            else asyncio.Semaphore(concurrency)
+        )
+
+    @property
+    def name(self) -> str:
+        return "llm"
+
+    @property
+    def model(self) -> str:
+        return self._model or self._client.model
+
+    @property
+    def prompt_ref(self) -> PromptRef:
+        return self._prompt.ref
+
+    @property
+    def prompt(self) -> str:
+        return self._prompt.ref.tag
+
+    @property
+    def fingerprint(self) -> str:
+        """What else changes an answer: the model chain and how replies are asked for."""
+        return config_fingerprint(
+            {
+                "chain": list(self._client.chain(self._model)),
+                "mode": self._client.config.structured_mode,
+                "max_reasks": self._max_reasks,
+                "temperature": 0,
+            }
+        )
+
+    def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> LLMScorer:
+        return LLMScorer(
+            self._client,
+            prompt or self._prompt,
+            max_reasks=self._max_reasks,
+            concurrency=self._semaphore,
+            model=model or self._model,
+        )
+
+    async def check(self) -> None:
+        await self._client.warm_up()
+
+    async def score_many(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> list[ScoreResult]:
+        chosen = resolve_axes(rubric, axes)
+        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
+
+    async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
+        compiled = self._prompt.compile(rubric, axes, text)
+        async with self._semaphore:
+            answer = await self._client.structured(
+                compiled.messages,
+                compiled.spec.model,
+                max_reasks=self._max_reasks,
+                model=self._model,
+            )
+        probabilities = compiled.spec.probabilities(answer.value)
+        return ScoreResult(
+            axes={
+                axis: AxisScores(raw=probabilities[axis], scores=normalise(probabilities[axis]))
+                for axis in axes
+            },
+            scorer=self.name,
+            model=answer.model,
+            prompt=compiled.ref.tag,
+            usage=answer.usage,
+        )

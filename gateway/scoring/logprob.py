@@ -1,0 +1,174 @@
+"""The ``logprob`` scorer: the model names one label code; its token log-probabilities are the
+distribution.
+
+One call per (ticket, axis): the ``label_code`` prompt lists the axis' labels as A, B, C... and
+asks for the letter alone. The first generated token's ``top_logprobs`` give each code's
+probability; the distribution is their softmax over the codes. A code missing from the top-k is
+at most as likely as the least likely token shown and shares what mass the top-k leaves; it gets
+that floor rather than zero. Better calibrated than asking for numbers, but only where the
+provider returns logprobs: ``check()`` refuses other models at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+
+from gateway.distribution import normalise
+from gateway.errors import ConfigError, ProviderError
+from gateway.prompts import LABEL_CODES, ChatMessage, Prompt, PromptRef
+from gateway.providers import ProviderClient, TokenLogprob
+from gateway.rubrics import RubricSet
+from gateway.schemas import Usage
+from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.llm import config_fingerprint, gather_or_cancel, resolve_axes
+
+MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios
+_PUNCTUATION = " \t\r\n\"'`()[]{}.:,*"
+
+_PROBE = (
+    ChatMessage(role="system", content="Answer with the single letter A."),
+    ChatMessage(role="user", content="Which letter comes first in the alphabet, A or B?"),
+)
+
+
+def code_distribution(top: Sequence[TokenLogprob], codes: Sequence[str]) -> dict[str, float] | None:
+    """Code → probability (sums to 1) from one token's top logprobs; None if no code is there."""
+    wanted = set(codes)
+    seen: dict[str, float] = {}
+    for alt in top:
+        code = alt.token.strip(_PUNCTUATION)
+        if code in wanted:
+            # "A" and " A" are different tokens for the same answer: add their probabilities
+            seen[code] = math.exp(alt.logprob) + seen.get(code, 0.0)
+    if not seen:
+        return None
+    missing = [code for code in codes if code not in seen]
+    probs = dict(seen)
+    if missing:
+        shown = [math.exp(alt.logprob) for alt in top]
+        leftover = max(1.0 - sum(shown), 0.0)
+        floor = min(min(shown), leftover / len(missing))
+        for code in missing:
+            probs[code] = floor
+    probs = {code: max(probs[code], MIN_PROBABILITY) for code in codes}
+    return normalise(probs)
+
+
+class LogprobScorer:
+    def __init__(
+        self,
+        client: ProviderClient,
+        prompt: Prompt,
+        *,
+        concurrency: int | asyncio.Semaphore = 32,
+        top_logprobs: int = 20,
+        model: str | None = None,
+    ) -> None:
+        if prompt.kind != "label_code":
+            raise ValueError(f"prompt {prompt.ref.id} is not a label_code prompt")
+        self._client = client
+        self._prompt = prompt
+        self._top_logprobs = top_logprobs  # 20 is OpenAI's maximum
+        self._model = model
+        self._semaphore = (
+            concurrency
+            if isinstance(concurrency, asyncio.Semaphore)
+            else asyncio.Semaphore(concurrency)
+        )
+
+    @property
+    def name(self) -> str:
+        return "logprob"
+
+    @property
+    def model(self) -> str:
+        return self._model or self._client.model
+
+    @property
+    def prompt_ref(self) -> PromptRef:
+        return self._prompt.ref
+
+    @property
+    def prompt(self) -> str:
+        return self._prompt.ref.tag
+
+    @property
+    def fingerprint(self) -> str:
+        return config_fingerprint(
+            {
+                "chain": list(self._client.chain(self._model)),
+                "top_logprobs": self._top_logprobs,
+                "min_probability": MIN_PROBABILITY,
+                "temperature": 0,
+            }
+        )
+
+    async def check(self) -> None:
+        """Refuse, at start-up, a model that does not return logprobs."""
+        hint = "use GATEWAY_SCORER=llm for this model"
+        if self._client.supports_logprobs(self.model) is False:
+            raise ConfigError(
+                f"model {self.model!r} does not support logprobs (per litellm); "
+                f"the logprob scorer needs top_logprobs: {hint}"
+            )
+        await self._client.warm_up()
+        try:
+            reply = await self._client.logprobs(
+                _PROBE, top_logprobs=2, max_tokens=1, model=self._model
+            )
+        except ProviderError as exc:
+            raise ConfigError(
+                f"logprob check of model {self.model!r} failed: {exc.message}"
+            ) from None
+        if not reply.top_logprobs:
+            raise ConfigError(
+                f"model {self.model!r} returned no logprobs for a test prompt; "
+                f"the logprob scorer needs top_logprobs: {hint}"
+            )
+
+    async def score_many(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> list[ScoreResult]:
+        chosen = resolve_axes(rubric, axes)
+        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
+
+    async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
+        answers = await gather_or_cancel(self._score_axis(text, rubric, axis) for axis in axes)
+        usage = Usage()
+        for _, axis_usage, _ in answers:
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens + axis_usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens + axis_usage.completion_tokens,
+                cost_usd=usage.cost_usd + axis_usage.cost_usd,
+            )
+        return ScoreResult(
+            axes={axis: scores for axis, (scores, _, _) in zip(axes, answers, strict=True)},
+            scorer=self.name,
+            model=answers[0][2] if answers else self.model,
+            prompt=self._prompt.ref.tag,
+            usage=usage,
+        )
+
+    async def _score_axis(
+        self, text: str, rubric: RubricSet, axis: str
+    ) -> tuple[AxisScores, Usage, str]:
+        messages = self._prompt.render_label_code(rubric, axis, text)
+        names = rubric.axes[axis].names
+        codes = list(LABEL_CODES[: len(names)])
+        async with self._semaphore:
+            reply = await self._client.logprobs(
+                messages,
+                top_logprobs=min(self._top_logprobs, 20),
+                max_tokens=1,
+                model=self._model,
+            )
+        distribution = code_distribution(reply.top_logprobs, codes)
+        if distribution is None:
+            raise ProviderError(
+                f"model {reply.model!r} answered no label code among its top tokens "
+                f"(axis {axis!r}; {len(reply.top_logprobs)} alternatives returned)"
+            )
+        by_label = {name: distribution[code] for name, code in zip(names, codes, strict=True)}
+        return AxisScores(raw=by_label, scores=dict(by_label)), reply.usage, reply.model

@@ -1,0 +1,150 @@
+"""Temperature fitting, per-label thresholds and the calibration file beside a rubric."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.calibration import (
+    Calibration,
+    CalibrationKey,
+    CalibrationStore,
+    apply_temperature,
+    calibration_path,
+    fit_temperature,
+    label_thresholds,
+    load_calibration,
+    log_softmax,
+    save_calibration,
+    set_nll,
+)
+from gateway.eval_metrics import expected_calibration_error, nll
+from gateway.rubrics import RubricStore
+
+
+def _miscalibrated(
+    true_t: float, n: int = 4000, k: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits whose softmax is overconfident by ``true_t``: labels are drawn from
+    softmax(z / true_t), but a model reports softmax(z)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 3, (n, k))
+    p = apply_temperature(z, true_t)
+    y = np.array([rng.choice(k, p=row) for row in p])
+    return z, y
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.0, 3.0])
+def test_fit_recovers_temperature_and_lowers_nll(true_t: float) -> None:
+    z, y = _miscalibrated(true_t)
+    t = fit_temperature(z, y)
+    assert t == pytest.approx(true_t, rel=0.1)
+    before = nll(log_softmax(z), y)
+    after = nll(log_softmax(z / t), y)
+    assert after < before
+    conf_before = apply_temperature(z, 1.0).max(axis=1)
+    conf_after = apply_temperature(z, t).max(axis=1)
+    correct = z.argmax(axis=1) == y
+    ece_after = expected_calibration_error(conf_after, correct)
+    assert ece_after < expected_calibration_error(conf_before, correct)
+    assert ece_after < 0.03
+
+
+def test_set_nll_matches_single_label_nll() -> None:
+    z, y = _miscalibrated(2.0, n=300)
+    gold = np.zeros(z.shape, dtype=bool)
+    gold[np.arange(y.size), y] = True
+    assert set_nll(z, gold, 1.7) == pytest.approx(nll(log_softmax(z / 1.7), y))
+    assert fit_temperature(z, gold) == pytest.approx(fit_temperature(z, y), rel=1e-3)
+
+
+def test_fit_ignores_rows_without_gold() -> None:
+    z, y = _miscalibrated(2.0, n=500)
+    gold = np.zeros(z.shape, dtype=bool)
+    gold[np.arange(y.size), y] = True
+    padded = np.vstack([z, np.zeros((10, z.shape[1]))])
+    gold_padded = np.vstack([gold, np.zeros((10, z.shape[1]), dtype=bool)])
+    assert fit_temperature(padded, gold_padded) == pytest.approx(fit_temperature(z, y), rel=1e-3)
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+
+
+def _key(fingerprint: str = "f" * 64, model: str = "local/m") -> CalibrationKey:
+    return CalibrationKey(fingerprint=fingerprint, scorer="local", model=model, prompt=None)
+
+
+def test_apply_keeps_ranking_and_sums_to_one() -> None:
+    cal = Calibration(key=_key(), temperature=2.0)
+    scores = {"a": 0.7, "b": 0.2, "c": 0.1, "d": 0.0}
+    out = cal.apply(scores)
+    assert list(out) == list(scores)
+    assert sum(out.values()) == pytest.approx(1.0)
+    assert max(out, key=out.__getitem__) == "a"
+    assert out["a"] < 0.7  # t > 1 softens
+    assert Calibration(key=_key(), temperature=1.0).apply(scores)["a"] == pytest.approx(0.7)
+    # exactly t: softmax(log(p) / 2) is proportional to sqrt(p)
+    assert out["a"] / out["b"] == pytest.approx(np.sqrt(0.7 / 0.2))
+
+
+def test_save_and_load_by_key(tmp_path: Path) -> None:
+    rubric = tmp_path / "support.yaml"
+    rubric.write_text(
+        "name: support\nlabels:\n- {name: a, rubric: Is it A}\n- {name: b, rubric: Is it B}\n"
+    )
+    assert load_calibration(rubric, "f" * 64, "local", "local/m", None) is None
+    cal = Calibration(key=_key(), temperature=1.5, label_thresholds={"a": 0.7})
+    path = save_calibration(rubric, cal)
+    assert path == calibration_path(rubric) == tmp_path / "support.calibration.json"
+    found = load_calibration(rubric, "f" * 64, "local", "local/m", None)
+    assert found == cal
+    assert found is not None and found.id.startswith("cal-")
+    assert found.auto_route_threshold("a", 0.85) == 0.7
+    assert found.auto_route_threshold("b", 0.85) == 0.85
+    # other keys do not match
+    assert load_calibration(rubric, "e" * 64, "local", "local/m", None) is None
+    assert load_calibration(rubric, "f" * 64, "llm", "local/m", None) is None
+    assert load_calibration(rubric, "f" * 64, "local", "local/m", "classify.v2") is None
+    # a second model is kept beside the first; a refit replaces; a new rubric version drops
+    # the stale entry of the same scorer/model
+    save_calibration(rubric, Calibration(key=_key(model="other"), temperature=3.0))
+    save_calibration(rubric, cal.model_copy(update={"temperature": 2.5}))
+    again = load_calibration(rubric, "f" * 64, "local", "local/m", None)
+    assert again is not None and again.temperature == 2.5
+    assert load_calibration(rubric, "f" * 64, "local", "other", None) is not None
+    save_calibration(rubric, Calibration(key=_key(fingerprint="e" * 64), temperature=1.1))
+    assert load_calibration(rubric, "f" * 64, "local", "local/m", None) is None
+    # the rubric store only loads YAML: the calibration file is not taken for a rubric
+    store = RubricStore(tmp_path)
+    assert [info.name for info in store.list()] == ["support"]
+    assert not store.errors
+
+
+def test_store_rereads_a_changed_file(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    store = CalibrationStore()
+    assert store.find(rubric, "f" * 64, "local", "local/m", None) is None
+    save_calibration(rubric, Calibration(key=_key(), temperature=1.5))
+    found = store.find(rubric, "f" * 64, "local", "local/m", None)
+    assert found is not None and found.temperature == 1.5
+    save_calibration(rubric, Calibration(key=_key(), temperature=2.25))
+    os.utime(calibration_path(rubric), ns=(1, 10**18))  # a distinct mtime even on coarse clocks
+    found = store.find(rubric, "f" * 64, "local", "local/m", None)
+    assert found is not None and found.temperature == 2.25
+
+
+def test_broken_file_means_uncalibrated(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    calibration_path(rubric).write_text("{not json")
+    assert load_calibration(rubric, "f" * 64, "local", "local/m", None) is None
+
+
+def test_label_thresholds() -> None:
+    conf = [0.95, 0.9, 0.8, 0.7, 0.6, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    pred = ["a"] * 5 + ["b"] * 5 + ["c"]
+    ok = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    out = label_thresholds(conf, pred, ok, precision=0.9, min_count=3)
+    assert out["a"] == pytest.approx(0.8)
+    assert out["b"] == 1.0  # never precise enough: only certain predictions pass
+    assert "c" not in out  # too few predictions to say

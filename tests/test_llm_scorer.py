@@ -1,0 +1,338 @@
+"""LLMScorer and LogprobScorer end to end through litellm against the local OpenAI-wire server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from wire_server import (
+    Reply,
+    WireServer,
+    error,
+    guard_network,
+    json_reply,
+    logprobs_reply,
+    schema_filler,
+    text,
+)
+
+from gateway.errors import ConfigError, ProviderError
+from gateway.prompts import load_prompt
+from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy, TokenLogprob
+from gateway.rubrics import Axis, Label, RubricSet
+from gateway.scoring.base import Scorer
+from gateway.scoring.llm import LLMScorer
+from gateway.scoring.logprob import MIN_PROBABILITY, LogprobScorer, code_distribution
+
+FAST = RetryPolicy(max_retries=2, backoff_initial_s=0.001, backoff_max_s=0.005)
+TICKET = "I was charged twice for order 12345, please refund"
+
+
+def rubric() -> RubricSet:
+    return RubricSet(
+        name="support",
+        axes={
+            "category": Axis(
+                labels=(
+                    Label(name="billing", rubric="Is this about a charge, refund or invoice?"),
+                    Label(name="technical", rubric="Is this about a bug or an outage?"),
+                    Label(name="Account Access", rubric="Is this about logging in?"),
+                )
+            ),
+            "priority": Axis(
+                labels=(
+                    Label(name="high", rubric="Does this need an answer within the hour?"),
+                    Label(name="low", rubric="Can this wait a few days?"),
+                )
+            ),
+        },
+    )
+
+
+QUESTIONS = [label.rubric for axis in rubric().axes.values() for label in axis.labels]
+
+
+def answer(
+    category: tuple[float, float, float] = (0.9, 0.3, 0.0),
+    priority: tuple[float, float] = (0.6, 0.2),
+    choice: str = "billing",
+) -> dict[str, Any]:
+    billing, technical, access = category
+    return {
+        "category": {
+            "rationale": "a double charge",
+            "choice": choice,
+            "p_yes": {"billing": billing, "technical": technical, "Account_Access": access},
+        },
+        "priority": {
+            "rationale": "money is involved",
+            "choice": "high",
+            "p_yes": {"high": priority[0], "low": priority[1]},
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WireServer]:
+    with WireServer() as running:
+        yield running
+
+
+@pytest.fixture
+def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
+    server.reset()
+    guard_network(monkeypatch)
+    return server
+
+
+def provider(wire: WireServer, **overrides: Any) -> ProviderClient:
+    config: dict[str, Any] = {
+        "model": "openai/test-model",
+        "api_base": wire.url,
+        "api_key": SecretStr("sk-test"),
+        "retry": FAST,
+        "deadline_s": 10.0,
+    }
+    config.update(overrides)
+    return ProviderClient(ProviderConfig(**config))
+
+
+def llm(wire: WireServer, prompt: str = "classify.v2", **kwargs: Any) -> LLMScorer:
+    return LLMScorer(provider(wire), load_prompt(prompt), **kwargs)
+
+
+def logprob(wire: WireServer, **overrides: Any) -> LogprobScorer:
+    return LogprobScorer(provider(wire, **overrides), load_prompt("label_code.v1"))
+
+
+# --------------------------------------------------------------------------- llm scorer
+
+
+def test_scorers_implement_the_protocol(wire: WireServer) -> None:
+    assert isinstance(llm(wire), Scorer)
+    assert isinstance(logprob(wire), Scorer)
+
+
+@pytest.mark.parametrize("prompt", ["classify.v1", "classify.v2"])
+async def test_prompt_carries_every_rubric_question(wire: WireServer, prompt: str) -> None:
+    wire.responder = schema_filler
+    await llm(wire, prompt).score_many([TICKET], rubric(), [])
+    (request,) = wire.requests  # both axes in one call
+    shown = request.text()
+    for question in QUESTIONS:
+        assert question in shown
+    assert TICKET in shown
+    # instructor's JSON mode: the response schema travels in the system message
+    assert '"p_yes"' in request.body["messages"][0]["content"]
+
+
+async def test_scripted_reply_becomes_the_expected_distribution(wire: WireServer) -> None:
+    wire.script(json_reply(answer()))
+    scorer = llm(wire)
+    (result,) = await scorer.score_many([TICKET], rubric(), ["category", "priority"])
+    category = result.axes["category"]
+    assert category.raw == {"billing": 0.9, "technical": 0.3, "Account Access": 0.0}
+    assert category.scores == pytest.approx(
+        {"billing": 0.75, "technical": 0.25, "Account Access": 0.0}
+    )
+    assert result.axes["priority"].scores == pytest.approx({"high": 0.75, "low": 0.25})
+    assert result.scorer == "llm"
+    assert result.model == "openai/test-model"
+    assert result.prompt == scorer.prompt == load_prompt("classify.v2").ref.tag
+    assert result.usage is not None
+    assert result.usage.prompt_tokens == 11
+
+
+async def test_all_zero_is_uniform(wire: WireServer) -> None:
+    wire.script(json_reply(answer(category=(0.0, 0.0, 0.0))))
+    (result,) = await llm(wire).score_many([TICKET], rubric(), ["category", "priority"])
+    assert result.axes["category"].scores == pytest.approx(
+        {"billing": 1 / 3, "technical": 1 / 3, "Account Access": 1 / 3}
+    )
+    assert result.axes["category"].raw == {"billing": 0.0, "technical": 0.0, "Account Access": 0.0}
+
+
+async def test_only_the_requested_axes_are_asked(wire: WireServer) -> None:
+    wire.responder = schema_filler
+    (result,) = await llm(wire).score_many([TICKET], rubric(), ["priority"])
+    assert list(result.axes) == ["priority"]
+    schema_text = wire.requests[0].body["messages"][0]["content"]
+    assert "Is this about a charge" not in schema_text
+
+
+async def test_malformed_json_is_re_asked(wire: WireServer) -> None:
+    wire.script(text('{"category": {"rationale": "x", '), json_reply(answer()))
+    (result,) = await llm(wire, max_reasks=1).score_many([TICKET], rubric(), [])
+    assert result.axes["category"].raw["billing"] == 0.9
+    assert len(wire.requests) == 2
+    assert result.usage is not None and result.usage.prompt_tokens == 22  # both calls counted
+
+
+@pytest.mark.parametrize("where", ["p_yes", "choice"])
+async def test_an_unknown_label_is_rejected_and_re_asked(wire: WireServer, where: str) -> None:
+    bad = answer()
+    if where == "p_yes":
+        bad["category"]["p_yes"]["refunds"] = 0.99
+    else:
+        bad["category"]["choice"] = "refunds"
+    wire.script(json_reply(bad), json_reply(answer()))
+    (result,) = await llm(wire, max_reasks=1).score_many([TICKET], rubric(), [])
+    assert len(wire.requests) == 2
+    assert "refunds" not in result.axes["category"].raw
+    reask = wire.requests[1].body["messages"][-1]["content"]
+    assert "Correct your JSON" in reask
+
+
+async def test_an_unknown_label_is_never_passed_on(wire: WireServer) -> None:
+    bad = answer()
+    bad["category"]["p_yes"]["refunds"] = 0.99
+    wire.script(*[json_reply(bad)] * 3)
+    with pytest.raises(ProviderError, match="invalid structured output") as caught:
+        await llm(wire, max_reasks=2).score_many([TICKET], rubric(), [])
+    assert len(wire.requests) == 3
+    assert TICKET not in caught.value.message
+
+
+async def test_calls_run_concurrently_within_the_bound(wire: WireServer) -> None:
+    def slow(body: dict[str, Any]) -> Reply:
+        reply = schema_filler(body)
+        reply.delay_s = 0.2
+        return reply
+
+    wire.responder = slow
+    started = time.monotonic()
+    results = await llm(wire, concurrency=3).score_many(
+        [f"ticket {i}" for i in range(6)], rubric(), []
+    )
+    elapsed = time.monotonic() - started
+    assert len(results) == 6
+    assert 0.4 <= elapsed < 1.0  # two waves of three, not six in a row nor all at once
+    received = sorted(r.received_at for r in wire.requests)
+    assert received[3] - received[0] >= 0.15  # the fourth waited for a free slot
+
+
+async def test_results_keep_ticket_order(wire: WireServer) -> None:
+    def by_ticket(body: dict[str, Any]) -> Reply:
+        user = body["messages"][-1]["content"]
+        high = 0.9 if "urgent" in user else 0.1
+        return json_reply(answer(priority=(high, 1 - high)))
+
+    wire.responder = by_ticket
+    results = await llm(wire).score_many(["urgent one", "calm one"], rubric(), [])
+    assert results[0].axes["priority"].raw["high"] == 0.9
+    assert results[1].axes["priority"].raw["high"] == 0.1
+
+
+async def test_one_failure_fails_the_batch_and_cancels_the_rest(wire: WireServer) -> None:
+    wire.script(error(401), Reply(body={}, delay_s=2.0))
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="401"):
+        await llm(wire, concurrency=1).score_many(["a", "b"], rubric(), [])
+    assert time.monotonic() - started < 1.5
+
+
+async def test_variant_overrides_model_and_prompt(wire: WireServer) -> None:
+    wire.responder = schema_filler
+    base = llm(wire)
+    other = base.variant(model="openai/other-model", prompt=load_prompt("classify.v1"))
+    (result,) = await other.score_many([TICKET], rubric(), [])
+    assert wire.requests[0].body["model"] == "other-model"
+    assert result.prompt is not None and result.prompt.startswith("classify.v1@")
+    assert other.fingerprint != base.fingerprint
+
+
+# --------------------------------------------------------------------------- logprob scorer
+
+
+async def test_logprobs_map_to_the_right_distribution(wire: WireServer) -> None:
+    wire.script(
+        logprobs_reply([("B", math.log(0.6)), ("A", math.log(0.3)), ("C", math.log(0.1))]),
+        logprobs_reply([("A", math.log(0.8)), (" A", math.log(0.1)), ("B", math.log(0.05))]),
+    )
+    (result,) = await logprob(wire, deadline_s=10).score_many(
+        [TICKET], rubric(), ["category", "priority"]
+    )
+    assert result.axes["category"].scores == pytest.approx(
+        {"billing": 0.3, "technical": 0.6, "Account Access": 0.1}
+    )
+    # "A" and " A" are one answer; the scores are the renormalised distribution
+    assert result.axes["priority"].scores == pytest.approx({"high": 0.9 / 0.95, "low": 0.05 / 0.95})
+    assert result.axes["category"].raw == result.axes["category"].scores
+    assert result.scorer == "logprob"
+    assert result.usage is not None and result.usage.prompt_tokens == 22  # two axis calls
+    bodies = [r.body for r in wire.requests]
+    assert all(b["logprobs"] is True and b["max_tokens"] == 1 for b in bodies)
+    category_prompt = next(b for b in bodies if "A: billing" in b["messages"][0]["content"])
+    assert TICKET in category_prompt["messages"][1]["content"]
+
+
+async def test_no_label_code_in_the_answer_is_an_error(wire: WireServer) -> None:
+    wire.script(logprobs_reply([("The", -0.1), ("I", -2.0)]))
+    with pytest.raises(ProviderError, match="no label code"):
+        await logprob(wire).score_many([TICKET], rubric(), ["category"])
+
+
+async def test_check_refuses_a_model_without_logprobs(wire: WireServer) -> None:
+    wire.script(text("A"))  # a plain answer: this server ignores logprobs=true
+    with pytest.raises(ConfigError, match="no logprobs"):
+        await logprob(wire).check()
+    assert wire.requests[0].body["logprobs"] is True
+
+
+async def test_check_refuses_a_model_that_rejects_logprobs(wire: WireServer) -> None:
+    wire.script(error(400, "logprobs are not supported with this model"))
+    with pytest.raises(ConfigError, match="logprob check"):
+        await logprob(wire).check()
+
+
+async def test_check_refuses_a_provider_without_logprobs_before_any_call(
+    wire: WireServer,
+) -> None:
+    scorer = LogprobScorer(
+        ProviderClient(ProviderConfig(model="anthropic/claude-3-5-haiku-latest", retry=FAST)),
+        load_prompt("label_code.v1"),
+    )
+    with pytest.raises(ConfigError, match="does not support logprobs"):
+        await scorer.check()
+    assert wire.requests == []
+
+
+async def test_check_accepts_a_model_with_logprobs(wire: WireServer) -> None:
+    wire.script(logprobs_reply([("A", -0.01), ("B", -4.6)]))
+    await logprob(wire).check()
+
+
+def test_code_distribution_floors_missing_codes() -> None:
+    top = [TokenLogprob(token="A", logprob=math.log(0.7)), TokenLogprob(token="B", logprob=-2.0)]
+    dist = code_distribution(top, ["A", "B", "C", "D"])
+    assert dist is not None
+    assert math.isclose(sum(dist.values()), 1.0)
+    assert dist["A"] > dist["B"] > dist["C"] == dist["D"] > 0
+    # the missing codes share what the top-k left, each capped by the least likely token shown
+    leftover = 1 - 0.7 - math.exp(-2.0)
+    assert dist["C"] / dist["A"] == pytest.approx((leftover / 2) / 0.7)
+
+
+def test_code_distribution_never_returns_zero() -> None:
+    top = [TokenLogprob(token="A", logprob=0.0)]  # the model is certain
+    dist = code_distribution(top, ["A", "B"])
+    assert dist is not None and dist["B"] >= MIN_PROBABILITY / 2
+
+
+def test_code_distribution_without_codes_is_none() -> None:
+    assert code_distribution([TokenLogprob(token="Hello", logprob=-0.1)], ["A", "B"]) is None
+    assert code_distribution([], ["A", "B"]) is None
+
+
+async def test_concurrent_scoring_shares_one_loop(wire: WireServer) -> None:
+    wire.responder = schema_filler
+    scorer = llm(wire)
+    batches = await asyncio.gather(*(scorer.score_many([f"t{i}"], rubric(), []) for i in range(5)))
+    assert [len(b) for b in batches] == [1] * 5
+    assert json.loads(json.dumps([b[0].model_dump() for b in batches]))

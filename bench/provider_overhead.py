@@ -7,9 +7,10 @@
 The provider is tests/wire_server.py in its own process (so its work does not share the GIL with
 the code measured), answering every structured request from the request's own schema.
 
-Phase 1, overhead: sequential calls against the server answering instantly. The same request
-body is also sent with a bare httpx client (the floor: HTTP round trip + the server's own time),
-and with bare ``litellm.acompletion`` (what litellm alone costs). Overhead = gateway − floor.
+Phase 1, overhead: sequential calls against the server answering instantly. The exact request
+body the gateway sends is also sent with a bare httpx client (the floor: HTTP round trip + the
+server's own time) and with bare ``litellm.acompletion`` (what litellm alone costs); the server
+gives all three the same answer. Overhead = gateway − floor.
 Phase 2, concurrency: N calls at once with the server answering in 200 ms; all must succeed.
 
 Targets (issue 3): overhead p50 ≤ 5 ms; 200 concurrent without error. Exits 1 on an error.
@@ -31,7 +32,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -113,12 +114,11 @@ class HttpTarget:
 
 
 @contextlib.contextmanager
-def wire_server(delay_ms: float) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "wire_server.py"), "--delay-ms", str(delay_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def wire_server(delay_ms: float, answer: str | None = None) -> Iterator[str]:
+    command = [sys.executable, str(ROOT / "tests" / "wire_server.py"), "--delay-ms", str(delay_ms)]
+    if answer is not None:
+        command += ["--answer", answer]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
@@ -157,15 +157,24 @@ def line(name: str, samples: list[float]) -> str:
     return f"  {name:<28} p50 {pct(samples, 50):7.2f} ms   p95 {pct(samples, 95):7.2f} ms"
 
 
-async def overhead(target: Target, api_base: str, calls: int) -> float:
-    compiled = load_prompt("classify.v2").compile(RUBRIC, list(RUBRIC.axes), TICKET)
-    messages = [m.model_dump() for m in compiled.messages]
-    body = {
-        "model": MODEL.split("/", 1)[1],
-        "messages": messages,
-        "temperature": 0,
-        "response_format": {"type": "json_object"},
-    }
+async def recorded_exchange() -> tuple[dict[str, Any], str]:
+    """The exact body the gateway sends for TICKET, and a valid answer to it.
+
+    The floor and the bare-litellm baseline send this same body and the server gives every
+    variant this same answer, so the server's own time cancels out of the differences.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    from wire_server import WireServer, schema_filler
+
+    with WireServer(schema_filler) as recorder:
+        await ScorerTarget(recorder.url, 1).call(TICKET)
+        body = recorder.requests[0].body
+    reply = schema_filler(body)
+    return body, str(reply.body["choices"][0]["message"]["content"])
+
+
+async def overhead(target: Target, api_base: str, body: dict[str, Any], calls: int) -> float:
+    messages = body["messages"]
     async with httpx.AsyncClient(base_url=api_base) as raw:
         floor = await timed(lambda: raw.post("/chat/completions", json=body), calls)
     bare = await timed(
@@ -212,13 +221,14 @@ async def concurrent(target: Target, n: int, delay_ms: float) -> int:
 
 async def run(args: argparse.Namespace) -> int:
     failures = 0
-    with wire_server(0) as instant:
+    body, answer = await recorded_exchange()
+    with wire_server(0, answer) as instant:
         target: Target = (
             ScorerTarget(instant, args.concurrency)
             if args.mode == "scorer"
             else HttpTarget(args.url, args.concurrency)
         )
-        over50 = await overhead(target, instant, args.calls)
+        over50 = await overhead(target, instant, body, args.calls)
         await target.close()
     if over50 > 5.0:
         print(f"  target overhead p50 ≤ 5 ms: MISSED ({over50:.2f} ms)")

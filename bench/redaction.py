@@ -159,6 +159,11 @@ def main() -> None:
             cpu.append((time.thread_time() - c0) * 1000)
             latencies.append((time.perf_counter() - t0) * 1000)
     load_after = os.getloadavg()[0]
+    texts = [t.text for t in tickets]
+    c0 = time.thread_time()
+    for _ in range(args.repeat):
+        redactor.redact_batch(texts)
+    batch_cpu = (time.thread_time() - c0) * 1000 / (args.repeat * len(texts))
 
     rows = []
     for kind in TYPE_ORDER:
@@ -199,6 +204,7 @@ def main() -> None:
         f"p95 {percentile(cpu, 0.95):.1f} ms "
         f"(load average {load_before:.1f} -> {load_after:.1f} on {os.cpu_count()} cores)"
     )
+    print(f"CPU per ticket, redact_batch over all {len(texts)}: {batch_cpu:.1f} ms")
     if args.details:
         print()
         print("\n".join(tally.notes))

@@ -8,6 +8,12 @@ Public API::
 
 from __future__ import annotations
 
+import os
+
+# litellm fetches its model cost map over the network at import unless told not to; set it
+# before anything in the package can import litellm.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 import asyncio
 from functools import lru_cache
 

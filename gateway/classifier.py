@@ -89,7 +89,9 @@ class Classifier:
             raise InvalidRequestError(
                 f"model {req.model!r} is not served here; this gateway runs {self.scorer.model!r}"
             )
-        if req.prompt is not None and req.prompt != self.scorer.prompt:
+        served = self.scorer.prompt
+        # the scorer reports "classify.v2@<sha8>"; a request may name it with or without the hash
+        if req.prompt is not None and req.prompt not in (served, (served or "").split("@")[0]):
             raise InvalidRequestError(
                 f"prompt {req.prompt!r} is not served here; "
                 f"this gateway uses {self.scorer.prompt or 'no prompt (embedded model)'}"
@@ -175,7 +177,9 @@ class Classifier:
             for i, result in zip(todo, scored, strict=True):
                 results[i] = (result, False)
                 if self.cache:
-                    self.cache.set(items[i].cache_key, result)
+                    # an outage answer from the local fallback must not outlive the outage
+                    if not result.scorer.endswith("fallback"):
+                        self.cache.set(items[i].cache_key, result)
                     self.cache.flight.resolve(items[i].cache_key, result)
         retry: list[int] = []
         for i, fut in follow:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from instructor import ResponseSchema
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
@@ -189,26 +188,31 @@ _FORBID = ConfigDict(extra="forbid")
 _SCHEMAS: weakref.WeakKeyDictionary[type[BaseModel], str] = weakref.WeakKeyDictionary()
 
 
-class ResponseBase(ResponseSchema):
-    """Base of every generated response model.
+@lru_cache(maxsize=1)
+def response_base() -> type[BaseModel]:
+    """Base of every generated response model (built on first use: instructor is slow to import).
 
-    Being an instructor ``ResponseSchema`` already spares instructor from wrapping the model in a
-    new class on every call, and the JSON schema (which instructor's JSON mode embeds in every
+    Being an instructor ``ResponseSchema`` spares instructor from wrapping the model in a new
+    class on every call, and the JSON schema (which instructor's JSON mode embeds in every
     request) is generated once per model instead of per call: together ~4 ms a call.
     """
+    from instructor import ResponseSchema
 
-    model_config = ConfigDict(extra="forbid")
+    class ResponseBase(ResponseSchema):
+        model_config = ConfigDict(extra="forbid")
 
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        if args or kwargs:
-            return super().model_json_schema(*args, **kwargs)
-        cached = _SCHEMAS.get(cls)
-        if cached is None:
-            cached = json.dumps(super().model_json_schema())
-            _SCHEMAS[cls] = cached
-        schema: dict[str, Any] = json.loads(cached)  # a fresh copy: callers may edit theirs
-        return schema
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            if args or kwargs:
+                return super().model_json_schema(*args, **kwargs)
+            cached = _SCHEMAS.get(cls)
+            if cached is None:
+                cached = json.dumps(super().model_json_schema())
+                _SCHEMAS[cls] = cached
+            schema: dict[str, Any] = json.loads(cached)  # a fresh copy: callers may edit it
+            return schema
+
+    return ResponseBase
 
 
 class ResponseSpec:
@@ -245,10 +249,10 @@ class ResponseSpec:
                 f"Axis{i}", __config__=_FORBID, __doc__=f"Answer for axis {axis.key}.", **fields
             )
             axis_fields[f"a{i}"] = (axis_model, Field(alias=axis.key))
-        # The class name is the tool/function name the model is asked to call.
+        # The class name is the schema title the model sees (and a valid function name).
         self.model: type[BaseModel] = create_model(
             "classify_ticket",
-            __base__=ResponseBase,
+            __base__=response_base(),
             __doc__="Classify the support ticket on every axis.",
             **axis_fields,
         )
@@ -333,9 +337,6 @@ class Prompt:
     @property
     def kind(self) -> PromptKind:
         return self.meta.kind
-
-    def axis_views(self, rubric: RubricSet, axes: list[str]) -> list[AxisView]:
-        return _axis_views(rubric, axes)
 
     def response_spec(self, rubric: RubricSet, axes: list[str]) -> ResponseSpec:
         key = (rubric.axis_fingerprint(axes), tuple(axes))

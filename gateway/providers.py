@@ -25,12 +25,14 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import asyncio
 import contextvars
 import email.utils
+import json
 import logging
 import math
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import httpx
 import instructor
@@ -40,13 +42,14 @@ from instructor.core import (
     IncompleteOutputException,
     InstructorError,
     InstructorRetryException,
+    ResponseParsingError,
 )
 from litellm.exceptions import (
     ContentPolicyViolationError,
     ContextWindowExceededError,
 )
 from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -79,6 +82,41 @@ logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 M = TypeVar("M", bound=BaseModel)
 
+
+def _memoize_async_validator_check() -> None:
+    """Make instructor's per-call response-model audit run once per model class.
+
+    instructor walks the whole class tree of the response model (every MRO member of every
+    nested model) about five times per call, to refuse async validators it cannot run. For the
+    gateway's nested rubric models that is 3-5 ms a call, a third of the measured overhead
+    (bench/provider_overhead.py), and the answer for a class never changes. Only classes that
+    passed are remembered, so a model with async validators is still refused every time. If
+    instructor moves the function, this does nothing and the check simply stays uncached.
+    """
+    import instructor.v2.core.patch as patch_module
+    import instructor.v2.validation.async_validators as validators
+
+    original = validators.reject_async_validators
+    if getattr(original, "_gateway_memoized", False):
+        return
+    passed: weakref.WeakSet[type] = weakref.WeakSet()
+
+    def reject_async_validators(response_model: Any) -> None:
+        if isinstance(response_model, type) and response_model in passed:
+            return
+        original(response_model)
+        if isinstance(response_model, type):
+            passed.add(response_model)
+
+    reject_async_validators._gateway_memoized = True  # type: ignore[attr-defined]
+    # most callers import it from its module at call time; patch.py imported it at load time
+    for module in (validators, patch_module):
+        if getattr(module, "reject_async_validators", None) is original:
+            module.reject_async_validators = reject_async_validators  # type: ignore[attr-defined]
+
+
+_memoize_async_validator_check()
+
 _NOT_TRANSIENT = (
     openai.BadRequestError,  # includes litellm's ContextWindowExceeded, ContentPolicy, params
     openai.AuthenticationError,
@@ -92,6 +130,10 @@ _TRANSIENT = (
     TimeoutError,
     ConnectionError,
 )
+
+
+# What instructor re-asks on: the reply did not parse or validate.
+_INVALID_OUTPUT = (ValidationError, json.JSONDecodeError, ResponseParsingError)
 
 
 class RetryPolicy(BaseModel):
@@ -131,6 +173,35 @@ class ProviderConfig(BaseModel):
             deadline_s=settings.deadline_s,
             retry=RetryPolicy(max_retries=settings.max_retries),
         )
+
+
+CallOutcome = Literal["ok", "error", "timeout"]
+
+
+class ProviderObserver(Protocol):
+    """Where provider events go (metrics); nothing here carries request content."""
+
+    def call(self, model: str, outcome: CallOutcome) -> None: ...
+
+    def retry(self, model: str) -> None: ...
+
+    def fallback(self, from_model: str, to_model: str) -> None: ...
+
+    def cost(self, model: str, usd: float) -> None: ...
+
+
+class NullObserver:
+    def call(self, model: str, outcome: CallOutcome) -> None:
+        return None
+
+    def retry(self, model: str) -> None:
+        return None
+
+    def fallback(self, from_model: str, to_model: str) -> None:
+        return None
+
+    def cost(self, model: str, usd: float) -> None:
+        return None
 
 
 class TokenLogprob(BaseModel):
@@ -295,8 +366,9 @@ class _StopAtDeadline(stop_base):
 class ProviderClient:
     """Async client for one configured model chain (primary + fallbacks)."""
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, observer: ProviderObserver | None = None) -> None:
         self.config = config
+        self.observer: ProviderObserver = observer or NullObserver()
         mode = {"json": instructor.Mode.JSON, "json_schema": instructor.Mode.JSON_SCHEMA}[
             config.structured_mode
         ]
@@ -312,8 +384,10 @@ class ProviderClient:
             )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ProviderClient:
-        return cls(ProviderConfig.from_settings(settings))
+    def from_settings(
+        cls, settings: Settings, observer: ProviderObserver | None = None
+    ) -> ProviderClient:
+        return cls(ProviderConfig.from_settings(settings), observer)
 
     @property
     def model(self) -> str:
@@ -370,6 +444,8 @@ class ProviderClient:
                 raise cause from None
             if isinstance(cause, _DeadlineError):
                 raise self._deadline_error() from None
+            if not isinstance(cause, _INVALID_OUTPUT):
+                raise  # not the model's answer: a bug, which the API edge reports as a 500
             log.warning(
                 "structured output invalid after %d attempt(s) (model=%s)",
                 exc.n_attempts,
@@ -469,6 +545,8 @@ class ProviderClient:
                     type(exc).__name__,
                     "trying the next fallback" if model != request.models[-1] else "giving up",
                 )
+                if model != request.models[-1]:
+                    self.observer.fallback(model, request.models[request.models.index(model) + 1])
                 continue
             request.answered_by = model
             return response
@@ -499,13 +577,7 @@ class ProviderClient:
             retry=retry_if_exception(is_transient),
             wait=wait,
             stop=stop_any(stop_after_attempt(policy.max_retries + 1), _StopAtDeadline(request)),
-            before_sleep=lambda state: log.info(
-                "transient provider fault on %s (attempt %d, %s); retrying in %.2f s",
-                model,
-                state.attempt_number,
-                type(state.outcome.exception()).__name__ if state.outcome else "?",
-                state.upcoming_sleep,
-            ),
+            before_sleep=lambda state: self._before_retry(model, state),
             reraise=True,
         )
         async for attempt in retrying:
@@ -520,12 +592,28 @@ class ProviderClient:
                     async with limit:
                         response = await self._call_litellm(model, kwargs)
                 except TimeoutError:
+                    self.observer.call(model, "timeout")
                     if limit.expired():
                         raise _DeadlineError from None
                     raise
-                self._account(request, response)
+                except Exception as exc:
+                    timed_out = isinstance(exc, openai.APITimeoutError)
+                    self.observer.call(model, "timeout" if timed_out else "error")
+                    raise
+                self.observer.call(model, "ok")
+                self._account(request, model, response)
                 return response
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _before_retry(self, model: str, state: RetryCallState) -> None:
+        self.observer.retry(model)
+        log.info(
+            "transient provider fault on %s (attempt %d, %s); retrying in %.2f s",
+            model,
+            state.attempt_number,
+            type(state.outcome.exception()).__name__ if state.outcome else "?",
+            state.upcoming_sleep,
+        )
 
     async def _call_litellm(self, model: str, kwargs: dict[str, Any]) -> litellm.ModelResponse:
         extra: dict[str, Any] = {}
@@ -551,11 +639,12 @@ class ProviderClient:
             raise ProviderError("unexpected streaming response from litellm")
         return response
 
-    def _account(self, request: _Request, response: litellm.ModelResponse) -> None:
+    def _account(self, request: _Request, model: str, response: litellm.ModelResponse) -> None:
         request.calls += 1
         usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        request.prompt_tokens += prompt_tokens
-        request.completion_tokens += completion_tokens
-        request.cost_usd += _cost(response)
+        request.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+        request.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = _cost(response)
+        request.cost_usd += cost
+        if cost:
+            self.observer.cost(model, cost)

@@ -42,7 +42,7 @@ from gateway.rubrics import RedactionOverrides
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
-    from presidio_analyzer.nlp_engine import NlpEngine
+    from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
 
@@ -416,7 +416,35 @@ class PresidioRedactor:
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        findings = self.detect(text, overrides)
+        return self._replace(text, self.detect(text, overrides))
+
+    def redact_batch(
+        self, texts: Sequence[str], overrides: RedactionOverrides | None = None
+    ) -> list[RedactedText]:
+        """``redact`` for each text, with spaCy run over them as one batch (for /classify/batch:
+        about half the NER cost a text)."""
+        todo = [i for i, text in enumerate(texts) if text.strip()]
+        with self._nlp.lock:
+            artifacts = [
+                a
+                for _, a in self._nlp.engine.process_batch(
+                    [texts[i] for i in todo], "en", batch_size=64
+                )
+            ]
+        found: dict[int, list[Finding]] = {
+            i: self._detect(texts[i], a, overrides) for i, a in zip(todo, artifacts, strict=True)
+        }
+        return [self._replace(text, found.get(i, [])) for i, text in enumerate(texts)]
+
+    def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[Finding]:
+        """What ``redact`` replaces: non-overlapping findings in text order."""
+        if not text.strip():
+            return []
+        with self._nlp.lock:
+            artifacts = self._nlp.engine.process_text(text, "en")
+        return self._detect(text, artifacts, overrides)
+
+    def _replace(self, text: str, findings: list[Finding]) -> RedactedText:
         if not findings:
             return RedactedText(text=text)
         from presidio_anonymizer.entities import RecognizerResult as Span
@@ -429,12 +457,9 @@ class PresidioRedactor:
         counts = Counter(item.entity_type for item in result.items)
         return RedactedText(text=result.text, entities=dict(sorted(counts.items())))
 
-    def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[Finding]:
-        """What ``redact`` replaces: non-overlapping findings in text order."""
-        if not text.strip():
-            return []
-        with self._nlp.lock:
-            artifacts = self._nlp.engine.process_text(text, "en")
+    def _detect(
+        self, text: str, artifacts: NlpArtifacts, overrides: RedactionOverrides | None
+    ) -> list[Finding]:
         results = self._analyzer.analyze(
             text=text,
             language="en",
@@ -739,7 +764,6 @@ def _build_analyzer(nlp_engine: NlpEngine, phone_regions: Sequence[str]) -> Anal
         RecognizerRegistry,
     )
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-    from presidio_analyzer.nlp_engine import NlpArtifacts
     from presidio_analyzer.predefined_recognizers import (
         CreditCardRecognizer,
         EmailRecognizer,

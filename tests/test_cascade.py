@@ -146,11 +146,15 @@ async def test_gate_without_the_primary_axis_uses_the_first_requested() -> None:
 
 async def test_outage_falls_back_to_the_local_answer_when_configured() -> None:
     second = FakeScorer("llm", fail=ProviderUnavailableError("down"))
-    cascade = CascadeScorer(local(), second, fallback_to_local=True)
+    counted: list[int] = []
+    cascade = CascadeScorer(
+        local(), second, fallback_to_local=True, on_local_fallback=counted.append
+    )
     results = await cascade.score_many([SURE, UNSURE], rubric(), [])
     assert [r.scorer for r in results] == ["local", LOCAL_FALLBACK]
     assert results[1].axes["category"].scores["billing"] == 0.41  # the local answer
     assert cascade.stats.local_fallbacks == 1
+    assert counted == [1]
 
 
 async def test_outage_is_an_error_unless_configured() -> None:
@@ -169,11 +173,13 @@ async def test_other_provider_errors_are_never_masked() -> None:
 async def test_local_fallback_wrapper() -> None:
     primary = FakeScorer("llm", fail=ProviderUnavailableError("down"))
     fallback = local()
-    wrapped = LocalFallbackScorer(primary, fallback)
+    counted: list[int] = []
+    wrapped = LocalFallbackScorer(primary, fallback, on_local_fallback=counted.append)
     results = await wrapped.score_many([UNSURE], rubric(), ["category"])
     assert [r.scorer for r in results] == [LOCAL_FALLBACK]
     assert fallback.calls == [([UNSURE], ["category"])]
     assert wrapped.local_fallbacks == 1
+    assert counted == [1]
     assert (wrapped.name, wrapped.model) == ("llm", "llm-model")
 
 
@@ -276,6 +282,20 @@ def test_misconfiguration_is_reported_at_start_up(wire: WireServer) -> None:
         build_scorer(settings(wire, prompt="classify.v9"), local())
     with pytest.raises(ConfigError, match="structured"):
         build_scorer(settings(wire, scorer="llm", prompt="label_code.v1"), local())
+
+
+async def test_factory_reports_provider_events_to_metrics(
+    wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway import telemetry
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    wire.responder = schema_filler
+    ok = telemetry.PROVIDER_CALLS.labels("ok")
+    before = ok._value.get()
+    scorer = build_scorer(settings(wire, scorer="llm"), local())
+    await scorer.score_many([UNSURE], rubric(), [])
+    assert ok._value.get() == before + 1
 
 
 def test_fingerprint_changes_with_the_model_chain(wire: WireServer) -> None:

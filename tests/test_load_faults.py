@@ -48,7 +48,9 @@ async def _fire(base: str, n: int, concurrency: int, on_start: dict[int, float])
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
-@pytest.mark.skip(reason="failed on a clean clone under load; under investigation (see the issue-6 note)")
+@pytest.mark.skip(
+    reason="failed on a clean clone under load; under investigation (see the issue-6 note)"
+)
 def test_killing_a_worker_loses_no_other_request(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"

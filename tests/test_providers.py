@@ -130,6 +130,45 @@ async def test_500s_fall_back_to_the_next_model(wire: WireServer) -> None:
     assert result.model == "openai/backup-model"
 
 
+class Recorder:
+    """A ProviderObserver that records events."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def call(self, model: str, outcome: str) -> None:
+        self.events.append(("call", model, outcome))
+
+    def retry(self, model: str) -> None:
+        self.events.append(("retry", model))
+
+    def fallback(self, from_model: str, to_model: str) -> None:
+        self.events.append(("fallback", from_model, to_model))
+
+    def cost(self, model: str, usd: float) -> None:
+        self.events.append(("cost", model))
+
+
+async def test_observer_sees_calls_retries_fallbacks_and_cost(wire: WireServer) -> None:
+    wire.script(error(500), error(500), json_reply(GOOD))
+    recorder = Recorder()
+    config = client(
+        wire,
+        model="openai/gpt-4o-mini",
+        fallback_models=("openai/gpt-4o",),
+        retry=RetryPolicy(max_retries=1, backoff_initial_s=0.001, backoff_max_s=0.002),
+    ).config
+    await ask(ProviderClient(config, recorder))
+    assert recorder.events == [
+        ("call", "openai/gpt-4o-mini", "error"),
+        ("retry", "openai/gpt-4o-mini"),
+        ("call", "openai/gpt-4o-mini", "error"),
+        ("fallback", "openai/gpt-4o-mini", "openai/gpt-4o"),
+        ("call", "openai/gpt-4o", "ok"),
+        ("cost", "openai/gpt-4o"),
+    ]
+
+
 async def test_all_models_down_is_provider_unavailable(wire: WireServer) -> None:
     wire.script(*[error(503)] * 8)
     provider = client(wire, fallback_models=("openai/backup-model",))
@@ -303,3 +342,25 @@ async def test_retry_after_beyond_the_deadline_is_not_waited_for(wire: WireServe
 def test_api_key_is_never_serialised(wire: WireServer) -> None:
     dumped = json.loads(client(wire).config.model_dump_json())
     assert dumped["api_key"] == "**********"
+
+
+def test_instructor_model_audit_is_memoized_but_still_refuses() -> None:
+    import instructor.v2.core.patch as patch_module
+    from instructor.v2.validation import async_validators
+
+    check = async_validators.reject_async_validators
+    assert getattr(check, "_gateway_memoized", False)
+    assert getattr(patch_module, "reject_async_validators") is check  # noqa: B009
+
+    class Checked(BaseModel):
+        x: int
+
+        @async_validators.async_field_validator("x")
+        async def slow_check(self, value: int) -> None:
+            return None
+
+    for _ in range(2):  # refused every time, not only until cached
+        with pytest.raises(ValueError, match="async validators"):
+            check(Checked)
+    check(Answer)
+    check(Answer)

@@ -451,6 +451,14 @@ def test_shared_redactor_is_thread_safe(redactor: PresidioRedactor) -> None:
     assert got == expected * 4
 
 
+def test_batch_matches_one_by_one(redactor: PresidioRedactor) -> None:
+    texts = [text for _, text, _ in CASES] + ["", "  "] + [t for t, _ in CUES]
+    overrides = RedactionOverrides(allow=("Lisbon",))
+    assert redactor.redact_batch(texts) == [redactor.redact(t) for t in texts]
+    assert redactor.redact_batch(texts, overrides) == [redactor.redact(t, overrides) for t in texts]
+    assert redactor.redact_batch([]) == []
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     def refuse(*args: object, **kwargs: object) -> None:

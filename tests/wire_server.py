@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions wire format.
 
 Provider tests point litellm at it (``model="openai/test-model"``, ``api_base=server.url``) so the
-whole stack runs (litellm → openai SDK → httpx → socket) without a key or the internet.
+whole stack runs (litellm → openai SDK → HTTP client → socket) without a key or the internet.
 
 The server answers from a *script*: a queue of replies (status codes, JSON bodies, delays, raw
 malformed text), each either a ``Reply`` or a function of the request body. When the script is
@@ -12,6 +12,7 @@ Run it standalone for benchmarks (a separate process, so its work does not share
 the client being measured)::
 
     python tests/wire_server.py --delay-ms 200      # prints "PORT <n>", then serves
+    python tests/wire_server.py --answer '{"a": 1}'  # the same reply to every request
 """
 
 from __future__ import annotations
@@ -395,11 +396,12 @@ def running(responder: Callable[[Body], Reply] = out_of_script) -> Iterator[Wire
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--answer", help="always answer with this content (default: from schema)")
     args = parser.parse_args()
     delay = args.delay_ms / 1000
 
     def responder(body: Body) -> Reply:
-        reply = schema_filler(body)
+        reply = text(args.answer) if args.answer is not None else schema_filler(body)
         reply.delay_s = delay
         return reply
 

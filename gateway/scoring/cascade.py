@@ -12,7 +12,7 @@ returned with ``scorer == LOCAL_FALLBACK``; the decision layer must turn that in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, computed_field
 
@@ -48,10 +48,18 @@ def as_local_fallback(result: ScoreResult) -> ScoreResult:
 
 
 class CascadeScorer:
-    def __init__(self, first: Scorer, second: Scorer, *, fallback_to_local: bool = False) -> None:
+    def __init__(
+        self,
+        first: Scorer,
+        second: Scorer,
+        *,
+        fallback_to_local: bool = False,
+        on_local_fallback: Callable[[int], None] | None = None,
+    ) -> None:
         self.first = first
         self.second = second
         self.fallback_to_local = fallback_to_local
+        self.on_local_fallback = on_local_fallback  # metrics hook: tickets answered locally
         self.stats = CascadeStats()
 
     @property
@@ -102,6 +110,8 @@ class CascadeScorer:
                 raise
             log.warning("provider unavailable: %d ticket(s) answered locally", len(unsure))
             self.stats.local_fallbacks += len(unsure)
+            if self.on_local_fallback is not None:
+                self.on_local_fallback(len(unsure))
             second = [as_local_fallback(results[i]) for i in unsure]
         for i, result in zip(unsure, second, strict=True):
             results[i] = result
@@ -111,9 +121,16 @@ class CascadeScorer:
 class LocalFallbackScorer:
     """``primary`` (llm/logprob) with the local answer, marked ``local-fallback``, on outages."""
 
-    def __init__(self, primary: Scorer, local: Scorer) -> None:
+    def __init__(
+        self,
+        primary: Scorer,
+        local: Scorer,
+        *,
+        on_local_fallback: Callable[[int], None] | None = None,
+    ) -> None:
         self.primary = primary
         self.local = local
+        self.on_local_fallback = on_local_fallback
         self.local_fallbacks = 0
 
     @property
@@ -146,5 +163,7 @@ class LocalFallbackScorer:
         except ProviderUnavailableError:
             log.warning("provider unavailable: %d ticket(s) answered locally", len(texts))
             self.local_fallbacks += len(texts)
+            if self.on_local_fallback is not None:
+                self.on_local_fallback(len(texts))
             local = await self.local.score_many(texts, rubric, axes)
             return [as_local_fallback(result) for result in local]

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+from gateway import telemetry
 from gateway.config import Settings
 from gateway.errors import ConfigError, InvalidRequestError
 from gateway.prompts import Prompt, load_prompt
-from gateway.providers import ProviderClient
+from gateway.providers import CallOutcome, ProviderClient
 from gateway.scoring.base import Scorer
 from gateway.scoring.cascade import CascadeScorer, LocalFallbackScorer
 from gateway.scoring.llm import Checkable, LLMScorer
 from gateway.scoring.logprob import LogprobScorer
 
 DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
+
+
+class TelemetryObserver:
+    """Provider events into the Prometheus counters of ``gateway.telemetry``."""
+
+    def call(self, model: str, outcome: CallOutcome) -> None:
+        telemetry.PROVIDER_CALLS.labels(outcome).inc()
+
+    def retry(self, model: str) -> None:
+        telemetry.PROVIDER_RETRIES.inc()
+
+    def fallback(self, from_model: str, to_model: str) -> None:
+        telemetry.PROVIDER_FALLBACKS.inc()
+
+    def cost(self, model: str, usd: float) -> None:
+        telemetry.PROVIDER_COST.inc(usd)
+
+
+def count_local_fallbacks(tickets: int) -> None:
+    telemetry.PROVIDER_FALLBACKS.inc(tickets)
 
 
 def scorer_kind(settings: Settings) -> str:
@@ -38,7 +59,7 @@ def build_scorer(
         return local
     if not settings.model:
         raise ConfigError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
-    client = client or ProviderClient.from_settings(settings)
+    client = client or ProviderClient.from_settings(settings, TelemetryObserver())
     if kind == "logprob":
         configured = _prompt(settings.prompt, settings)
         prompt = (
@@ -47,7 +68,9 @@ def build_scorer(
             else _prompt(DEFAULT_LABEL_CODE_PROMPT, settings)
         )
         logprob = LogprobScorer(client, prompt, concurrency=settings.llm_concurrency)
-        return LocalFallbackScorer(logprob, local) if settings.fallback_to_local else logprob
+        if settings.fallback_to_local:
+            return LocalFallbackScorer(logprob, local, on_local_fallback=count_local_fallbacks)
+        return logprob
     prompt = _prompt(settings.prompt, settings)
     if prompt.kind != "structured":
         raise ConfigError(
@@ -58,9 +81,16 @@ def build_scorer(
         client, prompt, max_reasks=settings.max_reasks, concurrency=settings.llm_concurrency
     )
     if kind == "llm":
-        return LocalFallbackScorer(llm, local) if settings.fallback_to_local else llm
+        if settings.fallback_to_local:
+            return LocalFallbackScorer(llm, local, on_local_fallback=count_local_fallbacks)
+        return llm
     if kind == "cascade":
-        return CascadeScorer(local, llm, fallback_to_local=settings.fallback_to_local)
+        return CascadeScorer(
+            local,
+            llm,
+            fallback_to_local=settings.fallback_to_local,
+            on_local_fallback=count_local_fallbacks,
+        )
     raise ConfigError(f"unknown scorer {kind!r}; choose local, llm, logprob or cascade")
 
 

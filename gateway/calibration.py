@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -61,6 +62,9 @@ class FitReport(BaseModel):
     nll_after: float
     ece_before: float
     ece_after: float
+    # ECE counting out-of-scope tickets (always wrong) too; None where the data has none
+    ece_all_before: float | None = None
+    ece_all_after: float | None = None
     brier_before: float
     brier_after: float
     fitted_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
@@ -71,6 +75,9 @@ class Calibration(BaseModel):
 
     key: CalibrationKey
     temperature: float = Field(gt=0, description="calibrated = softmax(log(scores) / temperature)")
+    objective: Literal["confidence", "nll"] = Field(
+        "confidence", description="what the temperature was fitted to (see fit_temperature*)"
+    )
     # label -> confidence at which that label reaches the target precision (auto-route bar);
     # a label missing here uses the rubric's auto_route threshold.
     label_thresholds: dict[str, float] = Field(default_factory=dict)
@@ -173,6 +180,40 @@ def fit_temperature(logits: ArrayLike, y_true: ArrayLike) -> float:
             lo, a, fa = a, b, fb
             b = lo + ratio * (hi - lo)
             fb = set_nll(z, gold, math.exp(b))
+    return math.exp((lo + hi) / 2.0)
+
+
+def confidence_loss(logits: FloatArray, correct: NDArray[np.bool_], temperature: float) -> float:
+    """Binary cross-entropy of the top-label confidence against whether the top label is right."""
+    conf = np.clip(apply_temperature(logits, temperature).max(axis=1), 1e-12, 1 - 1e-12)
+    return float(-np.where(correct, np.log(conf), np.log1p(-conf)).mean())
+
+
+def fit_temperature_to_confidence(logits: ArrayLike, correct: ArrayLike) -> float:
+    """The temperature that makes the top-label confidence match how often the top label is
+    right (what routing thresholds act on, and what ECE measures).
+
+    Unlike the NLL fit it needs no gold label per row, so tickets no rubric label fits (always
+    wrong) take part, and multi-label tickets count as right when the top label is one of
+    theirs. The loss is not guaranteed convex in t: a coarse grid finds the basin, then
+    golden-section search refines it.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    if z.shape[0] == 0 or ok.all() or not ok.any():
+        return 1.0
+    z = z - z.max(axis=1, keepdims=True)
+    grid = np.linspace(math.log(1e-2), math.log(1e2), 61)
+    losses = [confidence_loss(z, ok, math.exp(g)) for g in grid]
+    best = int(np.argmin(losses))
+    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(40):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if confidence_loss(z, ok, math.exp(a)) <= confidence_loss(z, ok, math.exp(b)):
+            hi = b
+        else:
+            lo = a
     return math.exp((lo + hi) / 2.0)
 
 

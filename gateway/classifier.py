@@ -10,8 +10,10 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict
 
 from gateway.cache import CacheKey, ResultCache
+from gateway.calibration import CalibrationStore
 from gateway.config import Settings
 from gateway.decision import Floors, decide_axis, overall
+from gateway.distribution import top_label
 from gateway.errors import (
     ForbiddenError,
     GatewayError,
@@ -21,10 +23,10 @@ from gateway.errors import (
     TextTooLongError,
 )
 from gateway.redact import PassThroughRedactor, RedactedText, Redactor
-from gateway.rubrics import RubricSet, RubricStore
+from gateway.rubrics import RubricSet, RubricStore, Thresholds
 from gateway.rules import apply_rules
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
-from gateway.scoring.base import Scorer, ScoreResult
+from gateway.scoring.base import AxisScores, Scorer, ScoreResult
 
 
 class _Prepared(BaseModel):
@@ -57,6 +59,7 @@ class Classifier:
         self.cache = cache
         self.floors = Floors(none_fits=settings.none_fits_floor, multi_fit=settings.multi_fit_floor)
         self._passthrough = PassThroughRedactor()
+        self.calibrations = CalibrationStore()
 
     # ------------------------------------------------------------------ stages
 
@@ -199,20 +202,42 @@ class Classifier:
                 results[i] = (result, False)
         return [r for r in results if r is not None]
 
+    def _calibrated(
+        self, rubric: RubricSet, axis: str, result: ScoreResult
+    ) -> tuple[AxisScores, Thresholds, str | None]:
+        """Apply a stored calibration (``rubric calibrate``) after the cache, so refitting
+        takes effect without busting cached results."""
+        scored = result.axes[axis]
+        thresholds = rubric.thresholds_for(axis)
+        path = self.rubrics.path_of(rubric.name)
+        cal = (
+            self.calibrations.find(
+                path, rubric.fingerprint, result.scorer, result.model, result.prompt, axis
+            )
+            if path is not None
+            else None
+        )
+        if cal is None:
+            return scored, thresholds, None
+        scores = cal.apply(scored.scores)
+        auto = cal.auto_route_threshold(top_label(scores), thresholds.auto_route)
+        return (
+            AxisScores(raw=scored.raw, scores=scores),
+            Thresholds(auto_route=auto, review=min(thresholds.review, auto)),
+            cal.id,
+        )
+
     def _respond(
         self, item: _Prepared, result: ScoreResult, cached: bool, started: float
     ) -> ClassifyResponse:
         rubric = item.rubric
-        decided: dict[str, AxisResult] = {
-            axis: decide_axis(
-                axis,
-                result.axes[axis],
-                rubric.thresholds_for(axis),
-                self.floors,
-                item.flags,
-            )
-            for axis in item.axes
-        }
+        decided: dict[str, AxisResult] = {}
+        calibration: dict[str, str] = {}
+        for axis in item.axes:
+            scored, thresholds, cal_id = self._calibrated(rubric, axis, result)
+            decided[axis] = decide_axis(axis, scored, thresholds, self.floors, item.flags)
+            if cal_id is not None:
+                calibration[axis] = cal_id
         primary_name = rubric.primary_axis if rubric.primary_axis in decided else item.axes[0]
         primary = decided.pop(primary_name)
         decision, reason = overall(primary, item.flags)
@@ -244,6 +269,7 @@ class Classifier:
             prompt=result.prompt,
             model=result.model,
             scorer=result.scorer,
+            calibration=calibration.get(primary_name),
             usage=result.usage,
             cached=cached,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),

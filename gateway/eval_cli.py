@@ -214,6 +214,12 @@ def eval_command(
 def calibrate_command(
     suite: Annotated[Path, typer.Argument(help="suite YAML with a 'calibration:' section")],
     data_dir: DataDir = None,
+    objective: Annotated[
+        str, typer.Option(help="confidence (top-label vs correctness) or nll (gold likelihood)")
+    ] = "confidence",
+    label_thresholds: Annotated[
+        bool, typer.Option(help="also fit each label's auto-route bar for --precision")
+    ] = False,
     precision: Annotated[
         float | None, typer.Option(help="target precision for per-label thresholds")
     ] = None,
@@ -228,6 +234,9 @@ def calibrate_command(
     """Fit a temperature (and per-label thresholds) on the calibration split; write it beside
     the rubric as <rubric>.calibration.json; report NLL/ECE/Brier before and after on the
     held-out split."""
+    if objective not in ("confidence", "nll"):
+        err.print(f"[red]error[/red] --objective must be confidence or nll, not {objective!r}")
+        raise typer.Exit(EXIT_USAGE)
     loaded = _load(suite, data_dir)
     options = EvalOptions(sample=sample, seed=seed, cache=not no_cache)
     try:
@@ -236,6 +245,8 @@ def calibrate_command(
             factory,
             options,
             precision=precision,
+            objective="nll" if objective == "nll" else "confidence",
+            per_label=label_thresholds,
             write=not dry_run,
             progress=_progress,
         )
@@ -265,10 +276,15 @@ def calibrate_command(
                 f"{s.accuracy:.3f}",
             )
         out.print(table)
+        if cal.label_thresholds:
+            out.print(
+                f"per-label auto-route bars for precision {cal.target_precision}: "
+                f"{len(cal.label_thresholds)} labels",
+                highlight=False,
+            )
         out.print(
-            f"per-label auto-route thresholds for precision {cal.target_precision}: "
-            f"{len(cal.label_thresholds)} labels"
-            + (f"; written to {o.written_to} ({cal.id})" if o.written_to else " (dry run)"),
+            f"objective {cal.objective}; "
+            + (f"written to {o.written_to} ({cal.id})" if o.written_to else "dry run"),
             highlight=False,
         )
 
@@ -311,7 +327,7 @@ def thresholds_command(
         table = Table(
             title=f"{a.run} on {a.split} ({a.n} tickets, calibration {a.calibration or 'none'})"
         )
-        for col in ("threshold", "coverage", "accuracy"):
+        for col in ("threshold", "would auto-route", "accuracy of those"):
             table.add_column(col, justify="right")
         for row in a.curve:
             mark = (
@@ -369,7 +385,8 @@ def compare_command(
         if mb is None or pa is None or pb is None:
             out.print(f"{ma.key}: not in both reports with predictions; skipped")
             continue
-        _print_comparison(compare_runs(pa, pb, labels, ma, mb))
+        c = compare_runs(pa, pb, labels, ma, mb)
+        _print_comparison(c.model_copy(update={"a": f"{ra.suite}:{c.a}", "b": f"{rb.suite}:{c.b}"}))
         if tolerance is not None:
             for g in check_baseline([mb], [ma], tolerance):
                 failed |= not g.passed

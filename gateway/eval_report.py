@@ -359,6 +359,8 @@ def write_report(
     files: list[Path] = []
     if plots:
         for m in report.runs:
+            if m.run.variant == "cal":
+                continue  # same labels as the run it calibrates: the same matrix
             found = plot_confusion(m, directory / f"confusion-{_slug(m.key)}.png")
             if found is not None:
                 files.append(found)

@@ -189,6 +189,14 @@ class LoadedSuite(BaseModel):
             for s, mo, p in itertools.product(m.scorers, m.models, m.prompts)
         ]
 
+    def rubric_examples(self) -> set[str]:
+        """Texts the rubric itself carries as examples: fitting or scoring on them would leak."""
+        return {
+            " ".join(ex.split()).lower()
+            for label in self.rubric.axes[self.axis].labels
+            for ex in label.examples
+        }
+
     def split_path(self, split: str) -> Path:
         return self.data_dir / self.suite.dataset.splits[split]
 

@@ -105,6 +105,7 @@ class RunResult(BaseModel):
     run: RunSpec
     scorer: str | None = None
     model: str | None = None
+    prompt: str | None = Field(None, description="as the responses name it (None: no prompt)")
     predictions: list[Prediction]
     wall_s: float
 
@@ -176,9 +177,10 @@ async def run_tickets(
     gate = asyncio.Semaphore(bound)
     scorer: str | None = None
     model: str | None = None
+    prompt: str | None = None
 
     async def one_batch(start: int) -> None:
-        nonlocal scorer, model
+        nonlocal scorer, model, prompt
         chunk = requests[start : start + size]
         async with gate:
             outcomes = await classify(chunk)
@@ -187,7 +189,7 @@ async def run_tickets(
         for offset, outcome in enumerate(outcomes):
             slots[start + offset] = _prediction(tickets[start + offset], outcome)
             if isinstance(outcome, ClassifyResponse) and scorer is None:
-                scorer, model = outcome.scorer, outcome.model
+                scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
         if progress is not None:
             progress(len(chunk))
 
@@ -198,6 +200,7 @@ async def run_tickets(
         run=run,
         scorer=scorer,
         model=model,
+        prompt=prompt,
         predictions=[p for p in slots if p is not None],
         wall_s=wall,
     )

@@ -423,5 +423,10 @@ class RubricStore:
             for name, entry in sorted(self._entries.items())
         ]
 
+    def path_of(self, name: str) -> Path | None:
+        """The file a rubric set was loaded from (calibrations live beside it)."""
+        entry = self._entries.get(name)
+        return entry.path if entry is not None else None
+
     def __len__(self) -> int:
         return len(self._entries)

@@ -85,6 +85,9 @@ class ClassifyResponse(BaseModel):
     prompt: str | None = None
     model: str
     scorer: str
+    calibration: str | None = Field(
+        None, description="id of the calibration applied to the primary axis (rubric calibrate)"
+    )
     usage: Usage | None = None
     cached: bool = False
     latency_ms: float

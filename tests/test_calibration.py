@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from gateway.calibration import (
     CalibrationStore,
     apply_temperature,
     calibration_path,
+    confidence_loss,
     fit_temperature,
+    fit_temperature_to_confidence,
     label_thresholds,
     load_calibration,
     log_softmax,
@@ -22,7 +25,9 @@ from gateway.calibration import (
     set_nll,
 )
 from gateway.eval_metrics import expected_calibration_error, nll
-from gateway.rubrics import RubricStore
+from gateway.rubrics import RubricSet, RubricStore
+from gateway.schemas import ClassifyRequest, ClassifyResponse
+from gateway.scoring.base import AxisScores, ScoreResult
 
 
 def _miscalibrated(
@@ -51,6 +56,21 @@ def test_fit_recovers_temperature_and_lowers_nll(true_t: float) -> None:
     ece_after = expected_calibration_error(conf_after, correct)
     assert ece_after < expected_calibration_error(conf_before, correct)
     assert ece_after < 0.03
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.0])
+def test_confidence_fit_lowers_ece_and_its_loss(true_t: float) -> None:
+    z, y = _miscalibrated(true_t, seed=1)
+    correct = z.argmax(axis=1) == y
+    t = fit_temperature_to_confidence(z, correct)
+    assert t == pytest.approx(true_t, rel=0.2)
+    assert confidence_loss(z, correct, t) < confidence_loss(z, correct, 1.0)
+    before = expected_calibration_error(apply_temperature(z, 1.0).max(axis=1), correct)
+    after = expected_calibration_error(apply_temperature(z, t).max(axis=1), correct)
+    assert after < before and after < 0.03
+    # degenerate inputs keep the scores as they are
+    assert fit_temperature_to_confidence(z, np.ones(len(z), dtype=bool)) == 1.0
+    assert fit_temperature_to_confidence(np.zeros((0, 3)), np.zeros(0, dtype=bool)) == 1.0
 
 
 def test_set_nll_matches_single_label_nll() -> None:
@@ -148,3 +168,70 @@ def test_label_thresholds() -> None:
     assert out["a"] == pytest.approx(0.8)
     assert out["b"] == 1.0  # never precise enough: only certain predictions pass
     assert "c" not in out  # too few predictions to say
+
+
+# --------------------------------------------------------------------------- gateway wiring
+
+
+class _FixedScorer:
+    """Always the same distribution: enough to see the calibration change it."""
+
+    name = "local"
+    model = "fake/fixed"
+    prompt = None
+    fingerprint = "fixed"
+
+    async def score_many(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> list[ScoreResult]:
+        scores = {"a": 0.9, "b": 0.1}
+        return [
+            ScoreResult(
+                axes={axis: AxisScores(raw=dict(scores), scores=dict(scores)) for axis in axes},
+                scorer=self.name,
+                model=self.model,
+            )
+            for _ in texts
+        ]
+
+
+@pytest.mark.skipif(
+    "calibration" not in ClassifyResponse.model_fields,
+    reason="the gateway does not apply calibrations yet (integration pending)",
+)
+async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None:
+    from gateway.classifier import Classifier
+    from gateway.config import Settings
+    from gateway.redact import PassThroughRedactor
+
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(
+        "name: r\nthresholds: {auto_route: 0.85, review: 0.6}\n"
+        "labels:\n- {name: a, rubric: Is it A}\n- {name: b, rubric: Is it B}\n"
+    )
+    store = RubricStore(tmp_path)
+    classifier = Classifier(
+        settings=Settings(rubrics_dir=tmp_path),
+        rubrics=store,
+        redactor=PassThroughRedactor(),
+        scorer=_FixedScorer(),  # type: ignore[arg-type]
+    )
+    req = ClassifyRequest(text="hello", rubric="r")
+    before = await classifier.classify(req)
+    assert before.calibration is None
+    assert before.decision == "auto_route"
+    fingerprint = store.get("r").fingerprint
+    cal = Calibration(
+        key=CalibrationKey(fingerprint=fingerprint, scorer="local", model="fake/fixed"),
+        temperature=2.0,
+    )
+    save_calibration(rubric_path, cal)
+    after = await classifier.classify(req)
+    assert after.calibration == cal.id
+    # softmax(log p / 2) ∝ sqrt(p): 0.9/0.1 → 0.75/0.25, now under auto_route
+    assert after.scores["a"] == pytest.approx(0.75, abs=1e-3)
+    assert after.decision == "review"
+    # a per-label bar lower than the rubric's lets 'a' auto-route again
+    save_calibration(rubric_path, cal.model_copy(update={"label_thresholds": {"a": 0.7}}))
+    os.utime(calibration_path(rubric_path), ns=(2, 2 * 10**18))
+    assert (await classifier.classify(req)).decision == "auto_route"

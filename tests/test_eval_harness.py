@@ -479,9 +479,37 @@ def test_cli_calibrate_and_thresholds(cli: typer.Typer, suite_path: Path) -> Non
     assert not suite_path.parent.parent.joinpath("rubrics", "tiny.calibration.json").exists()
     done = runner.invoke(cli, ["calibrate", str(suite_path)])
     assert done.exit_code == 0, done.output
-    assert suite_path.parent.parent.joinpath("rubrics", "tiny.calibration.json").is_file()
+    written = suite_path.parent.parent.joinpath("rubrics", "tiny.calibration.json")
+    (entry,) = json.loads(written.read_text())["entries"]
+    assert entry["objective"] == "confidence"
+    assert entry["label_thresholds"] == {}
+    nll = runner.invoke(
+        cli, ["calibrate", str(suite_path), "--objective", "nll", "--label-thresholds"]
+    )
+    assert nll.exit_code == 0, nll.output
+    (entry,) = json.loads(written.read_text())["entries"]  # replaced, not added
+    assert entry["objective"] == "nll"
+    bad = runner.invoke(cli, ["calibrate", str(suite_path), "--objective", "magic"])
+    assert bad.exit_code == 2
     advice = runner.invoke(
         cli, ["thresholds", str(suite_path), "--precision", "0.9", "--split", "test"]
     )
     assert advice.exit_code == 0, advice.output
     assert "thresholds: {auto_route:" in advice.output
+
+
+def test_calibration_skips_tickets_the_rubric_carries_as_examples(suite_path: Path) -> None:
+    rubric = suite_path.parent.parent / "rubrics" / "tiny.yaml"
+    rubric.write_text(
+        RUBRIC.replace(
+            "    rubric: Is this text about a charge, refund or invoice?\n",
+            "    rubric: Is this text about a charge, refund or invoice?\n"
+            "    examples: ['Invoice  missing']\n",
+        )
+    )
+    loaded = load_suite(suite_path)
+    assert loaded.rubric_examples() == {"invoice missing"}
+    (o,) = calibrate_suite(loaded, fake_factory(FakeClassifier()), EvalOptions(), write=False)
+    assert o.written_to is None
+    assert o.calibration.report is not None
+    assert o.calibration.report.n_fit == 7  # 8 in-scope train tickets, one is a rubric example

@@ -107,17 +107,22 @@ class Classifier:
             return self._passthrough
         return self.redactor if self.settings.redact else self._passthrough
 
-    def _prepare(self, req: ClassifyRequest) -> _Prepared:
-        """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound)."""
+    def _validate(self, req: ClassifyRequest) -> tuple[RubricSet, tuple[str, ...], Redactor]:
         self._check_text(req.text)
         self._check_overrides(req)
         rubric = self._rubric_for(req)
         axes = tuple(rubric.select_axes(req.axes))
-        redactor = self._redactor_for(req)
-        from gateway.telemetry import stage
+        return rubric, axes, self._redactor_for(req)
 
-        with stage("redact"):
-            redacted = redactor.redact(req.text, rubric.redaction)
+    def _finish(
+        self,
+        req: ClassifyRequest,
+        rubric: RubricSet,
+        axes: tuple[str, ...],
+        redactor: Redactor,
+        redacted: RedactedText,
+    ) -> _Prepared:
+        """Rules and cache key, on redacted text only."""
         flags = apply_rules(rubric, redacted.text, list(axes))
         key = CacheKey(
             text=redacted.text,
@@ -137,13 +142,38 @@ class Classifier:
         )
 
     def _prepare_all(self, reqs: Sequence[ClassifyRequest]) -> list[_Prepared | GatewayError]:
-        out: list[_Prepared | GatewayError] = []
-        for req in reqs:
+        """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound);
+        tickets sharing a redactor and rubric overrides are redacted as one batch."""
+        from gateway.telemetry import stage
+
+        out: list[_Prepared | GatewayError | None] = [None] * len(reqs)
+        valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor]] = {}
+        for i, req in enumerate(reqs):
             try:
-                out.append(self._prepare(req))
+                valid[i] = self._validate(req)
             except GatewayError as exc:
-                out.append(exc)
-        return out
+                out[i] = exc
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, (rubric, _, redactor) in valid.items():
+            key = (id(redactor), rubric.redaction.model_dump_json())
+            groups.setdefault(key, []).append(i)
+        for indices in groups.values():
+            rubric, _, redactor = valid[indices[0]]
+            try:
+                with stage("redact"):
+                    redacted = redactor.redact_batch(
+                        [reqs[i].text for i in indices], rubric.redaction
+                    )
+            except GatewayError as exc:
+                for i in indices:
+                    out[i] = exc
+                continue
+            for i, text in zip(indices, redacted, strict=True):
+                try:
+                    out[i] = self._finish(reqs[i], *valid[i], text)
+                except GatewayError as exc:
+                    out[i] = exc
+        return [o for o in out if o is not None]
 
     async def _score_group(self, items: list[_Prepared]) -> list[tuple[ScoreResult, bool]]:
         """Score items that share a rubric and axes: cache first, then single-flight (identical

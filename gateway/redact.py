@@ -59,12 +59,21 @@ class RedactedText(BaseModel):
 class Redactor(Protocol):
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText: ...
 
+    def redact_batch(
+        self, texts: Sequence[str], overrides: RedactionOverrides | None = None
+    ) -> list[RedactedText]: ...
+
 
 class PassThroughRedactor:
     """Used only where the deployment allows unredacted text (``redact: false``)."""
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
         return RedactedText(text=text)
+
+    def redact_batch(
+        self, texts: Sequence[str], overrides: RedactionOverrides | None = None
+    ) -> list[RedactedText]:
+        return [RedactedText(text=text) for text in texts]
 
 
 # --------------------------------------------------------------------------- policy

@@ -253,3 +253,19 @@ def test_broken_rubric_file_does_not_take_down_others(tmp_path: Path) -> None:
         time.sleep(0.01)
         assert client.post("/classify", json={"text": SEED}).json()["top_label"] == "billing"
         assert len(client.get("/rubrics").json()["errors"]) == 2
+
+
+def test_batch_redacts_each_ticket(client: TestClient) -> None:
+    items = [
+        {
+            "text": "My name is John Smith, email john.smith84@gmail.com. Refund order ORD-2024-118734."
+        },
+        {"text": "The app crashes on start"},
+        {"text": "Call me at (415) 555-0132 about my missing package"},
+    ]
+    results = client.post("/classify/batch", json={"items": items}).json()["results"]
+    redactions = [r["result"]["redactions"] for r in results]
+    assert redactions[0] == {"PERSON": 1, "EMAIL_ADDRESS": 1}
+    assert redactions[1] == {}
+    assert redactions[2] == {"PHONE_NUMBER": 1}
+    assert all(r["result"]["redacted"] for r in results)

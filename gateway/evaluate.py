@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import operator
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -662,36 +663,29 @@ def check_gates(
     fail_under: Sequence[tuple[str, float]] = (),
     fail_over: Sequence[tuple[str, float]] = (),
 ) -> list[Gate]:
+    # (kind, specs, passes, sign when passing, sign when failing)
+    checks = (
+        ("fail_under", fail_under, operator.ge, "≥", "<"),
+        ("fail_over", fail_over, operator.le, "≤", ">"),
+    )
     gates = []
     for m in runs:
-        for name, bound in fail_under:
-            value = metric_value(m, name)
-            passed = value is not None and value >= bound
-            gates.append(
-                Gate(
-                    run=m.key,
-                    metric=name,
-                    kind="fail_under",
-                    bound=bound,
-                    value=value,
-                    passed=passed,
-                    message=f"{name} = {_fmt(value)} {'≥' if passed else '<'} {bound}",
+        for kind, specs, passes, ok_sign, bad_sign in checks:
+            for name, bound in specs:
+                value = metric_value(m, name)
+                passed = value is not None and passes(value, bound)
+                sign = ok_sign if passed else bad_sign
+                gates.append(
+                    Gate(
+                        run=m.key,
+                        metric=name,
+                        kind=kind,
+                        bound=bound,
+                        value=value,
+                        passed=passed,
+                        message=f"{name} = {_fmt(value)} {sign} {bound}",
+                    )
                 )
-            )
-        for name, bound in fail_over:
-            value = metric_value(m, name)
-            passed = value is not None and value <= bound
-            gates.append(
-                Gate(
-                    run=m.key,
-                    metric=name,
-                    kind="fail_over",
-                    bound=bound,
-                    value=value,
-                    passed=passed,
-                    message=f"{name} = {_fmt(value)} {'≤' if passed else '>'} {bound}",
-                )
-            )
     return gates
 
 

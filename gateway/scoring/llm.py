@@ -51,24 +51,25 @@ def resolve_axes(rubric: RubricSet, axes: Sequence[str]) -> list[str]:
     return rubric.select_axes(list(axes) or None)
 
 
-class LLMScorer:
-    """Structured-output scoring. Built once; ``variant`` gives per-request model/prompt overrides
-    that share the client and the concurrency bound."""
+class ProviderScorer:
+    """What the scorers that call a provider share: the client, a prompt of one kind, an optional
+    model override and one concurrency bound. Subclasses score one ticket in ``_score_one``."""
+
+    name = "provider"
+    prompt_kind = ""
 
     def __init__(
         self,
         client: ProviderClient,
         prompt: Prompt,
         *,
-        max_reasks: int = 2,
         concurrency: int | asyncio.Semaphore = 32,
         model: str | None = None,
     ) -> None:
-        if prompt.kind != "structured":
-            raise ValueError(f"prompt {prompt.ref.id} is not a structured prompt")
+        if prompt.kind != self.prompt_kind:
+            raise ValueError(f"prompt {prompt.ref.id} is not a {self.prompt_kind} prompt")
         self._client = client
         self._prompt = prompt
-        self._max_reasks = max_reasks
         self._model = model
         # Bounds in-flight provider calls across all requests (provider rate limits, sockets).
         self._semaphore = (
@@ -76,10 +77,6 @@ class LLMScorer:
             if isinstance(concurrency, asyncio.Semaphore)
             else asyncio.Semaphore(concurrency)
         )
-
-    @property
-    def name(self) -> str:
-        return "llm"
 
     @property
     def model(self) -> str:
@@ -92,6 +89,35 @@ class LLMScorer:
     @property
     def prompt(self) -> str:
         return self._prompt.ref.tag
+
+    async def score_many(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> list[ScoreResult]:
+        chosen = resolve_axes(rubric, axes)
+        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
+
+    async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
+        raise NotImplementedError
+
+
+class LLMScorer(ProviderScorer):
+    """Structured-output scoring. Built once; ``variant`` gives per-request model/prompt overrides
+    that share the client and the concurrency bound."""
+
+    name = "llm"
+    prompt_kind = "structured"
+
+    def __init__(
+        self,
+        client: ProviderClient,
+        prompt: Prompt,
+        *,
+        max_reasks: int = 2,
+        concurrency: int | asyncio.Semaphore = 32,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(client, prompt, concurrency=concurrency, model=model)
+        self._max_reasks = max_reasks
 
     @property
     def fingerprint(self) -> str:
@@ -116,12 +142,6 @@ class LLMScorer:
 
     async def check(self) -> None:
         await self._client.warm_up()
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        chosen = resolve_axes(rubric, axes)
-        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
 
     async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
         compiled = self._prompt.compile(rubric, axes, text)

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 
 from gateway.distribution import normalise
 from gateway.errors import ConfigError, ProviderError
-from gateway.prompts import LABEL_CODES, ChatMessage, Prompt, PromptRef
+from gateway.prompts import LABEL_CODES, ChatMessage, Prompt
 from gateway.providers import ProviderClient, TokenLogprob
 from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
 from gateway.scoring.base import AxisScores, ScoreResult
-from gateway.scoring.llm import config_fingerprint, gather_or_cancel, resolve_axes
+from gateway.scoring.llm import ProviderScorer, config_fingerprint, gather_or_cancel
 
 MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios
 _PUNCTUATION = " \t\r\n\"'`()[]{}.:,*"
@@ -56,7 +56,10 @@ def code_distribution(top: Sequence[TokenLogprob], codes: Sequence[str]) -> dict
     return normalise(probs)
 
 
-class LogprobScorer:
+class LogprobScorer(ProviderScorer):
+    name = "logprob"
+    prompt_kind = "label_code"
+
     def __init__(
         self,
         client: ProviderClient,
@@ -66,33 +69,8 @@ class LogprobScorer:
         top_logprobs: int = 20,
         model: str | None = None,
     ) -> None:
-        if prompt.kind != "label_code":
-            raise ValueError(f"prompt {prompt.ref.id} is not a label_code prompt")
-        self._client = client
-        self._prompt = prompt
+        super().__init__(client, prompt, concurrency=concurrency, model=model)
         self._top_logprobs = top_logprobs  # 20 is OpenAI's maximum
-        self._model = model
-        self._semaphore = (
-            concurrency
-            if isinstance(concurrency, asyncio.Semaphore)
-            else asyncio.Semaphore(concurrency)
-        )
-
-    @property
-    def name(self) -> str:
-        return "logprob"
-
-    @property
-    def model(self) -> str:
-        return self._model or self._client.model
-
-    @property
-    def prompt_ref(self) -> PromptRef:
-        return self._prompt.ref
-
-    @property
-    def prompt(self) -> str:
-        return self._prompt.ref.tag
 
     @property
     def fingerprint(self) -> str:
@@ -127,12 +105,6 @@ class LogprobScorer:
                 f"model {self.model!r} returned no logprobs for a test prompt; "
                 f"the logprob scorer needs top_logprobs: {hint}"
             )
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        chosen = resolve_axes(rubric, axes)
-        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
 
     async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
         answers = await gather_or_cancel(self._score_axis(text, rubric, axis) for axis in axes)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from wire_server import WireServer, guard_network
 
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.main import build_local_scorer, create_app
@@ -28,3 +29,17 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, wait=True)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[WireServer]:
+    """One local OpenAI-wire server for the session; ``wire`` resets its script per test."""
+    with WireServer() as running:
+        yield running
+
+
+@pytest.fixture
+def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
+    server.reset()
+    guard_network(monkeypatch)
+    return server

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from wire_server import WireServer, guard_network, schema_filler
+from wire_server import WireServer, schema_filler
 
 from gateway.config import Settings
 from gateway.errors import ConfigError, ProviderError, ProviderUnavailableError
@@ -190,19 +190,6 @@ async def test_cascade_checks_both_scorers() -> None:
 
 
 # --------------------------------------------------------------------------- with the real llm
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as running:
-        yield running
-
-
-@pytest.fixture
-def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    server.reset()
-    guard_network(monkeypatch)
-    return server
 
 
 def settings(wire: WireServer, **overrides: Any) -> Settings:

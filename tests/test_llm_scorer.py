@@ -6,20 +6,18 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from wire_server import (
     Reply,
     WireServer,
     error,
-    guard_network,
     json_reply,
     logprobs_reply,
     schema_filler,
     text,
+    wire_client,
 )
 
 from gateway.errors import ConfigError, ProviderError
@@ -78,29 +76,8 @@ def answer(
     }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as running:
-        yield running
-
-
-@pytest.fixture
-def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    server.reset()
-    guard_network(monkeypatch)
-    return server
-
-
 def provider(wire: WireServer, **overrides: Any) -> ProviderClient:
-    config: dict[str, Any] = {
-        "model": "openai/test-model",
-        "api_base": wire.url,
-        "api_key": SecretStr("sk-test"),
-        "retry": FAST,
-        "deadline_s": 10.0,
-    }
-    config.update(overrides)
-    return ProviderClient(ProviderConfig(**config))
+    return wire_client(wire, **{"retry": FAST, **overrides})
 
 
 def llm(wire: WireServer, prompt: str = "classify.v2", **kwargs: Any) -> LLMScorer:

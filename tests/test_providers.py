@@ -5,27 +5,25 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from wire_server import (
     Reply,
     WireServer,
     error,
-    guard_network,
     json_reply,
     logprobs_reply,
     text,
+    wire_client,
 )
 
 from gateway.errors import ProviderError, ProviderUnavailableError
 from gateway.prompts import ChatMessage
 from gateway.providers import (
     ProviderClient,
-    ProviderConfig,
     RetryPolicy,
     is_transient,
     retry_after_s,
@@ -47,29 +45,8 @@ class Answer(BaseModel):
 GOOD = {"label": "billing", "p": 0.9}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as running:
-        yield running
-
-
-@pytest.fixture
-def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
-    server.reset()
-    guard_network(monkeypatch)
-    return server
-
-
 def client(wire: WireServer, **overrides: Any) -> ProviderClient:
-    config: dict[str, Any] = {
-        "model": "openai/test-model",
-        "api_base": wire.url,
-        "api_key": SecretStr("sk-test"),
-        "retry": FAST,
-        "deadline_s": 10.0,
-    }
-    config.update(overrides)
-    return ProviderClient(ProviderConfig(**config))
+    return wire_client(wire, **{"retry": FAST, **overrides})
 
 
 async def ask(provider: ProviderClient, max_reasks: int = 0) -> Any:

@@ -347,6 +347,22 @@ class WireServer:
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+def wire_client(wire: WireServer, **overrides: Any) -> Any:
+    """A ProviderClient pointed at ``wire`` (model openai/test-model), built as the tests need."""
+    from pydantic import SecretStr
+
+    from gateway.providers import ProviderClient, ProviderConfig
+
+    config: dict[str, Any] = {
+        "model": "openai/test-model",
+        "api_base": wire.url,
+        "api_key": SecretStr("sk-test"),
+        "deadline_s": 10.0,
+    }
+    config.update(overrides)
+    return ProviderClient(ProviderConfig(**config))
+
+
 def guard_network(monkeypatch: Any) -> list[str]:
     """Refuse every connection and DNS lookup beyond loopback for one test.
 

@@ -27,6 +27,7 @@ from gateway.rubrics import RubricSet, RubricStore, Thresholds
 from gateway.rules import apply_rules
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
 from gateway.scoring.base import AxisScores, Scorer, ScoreResult
+from gateway.telemetry import SINGLE_FLIGHT, stage
 
 
 class _Prepared(BaseModel):
@@ -144,8 +145,6 @@ class Classifier:
     def _prepare_all(self, reqs: Sequence[ClassifyRequest]) -> list[_Prepared | GatewayError]:
         """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound);
         tickets sharing a redactor and rubric overrides are redacted as one batch."""
-        from gateway.telemetry import stage
-
         out: list[_Prepared | GatewayError | None] = [None] * len(reqs)
         valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor]] = {}
         for i, req in enumerate(reqs):
@@ -178,8 +177,6 @@ class Classifier:
     async def _score_group(self, items: list[_Prepared]) -> list[tuple[ScoreResult, bool]]:
         """Score items that share a rubric and axes: cache first, then single-flight (identical
         keys already being scored are awaited, not re-scored), one scorer call for the rest."""
-        from gateway.telemetry import SINGLE_FLIGHT, stage
-
         results: list[tuple[ScoreResult, bool] | None] = [None] * len(items)
         todo: list[int] = []
         follow: list[tuple[int, asyncio.Future[ScoreResult]]] = []

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, gt=0)
     max_request_bytes: int = Field(2_000_000, ge=1024)
 
+    @property
+    def scorer_kind(self) -> Literal["local", "llm", "logprob", "cascade"]:
+        """``GATEWAY_SCORER``, defaulting to cascade when a model is configured, else local."""
+        return self.scorer or ("cascade" if self.model else "local")
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -16,8 +16,8 @@ class Floors(BaseModel):
     """Raw-score floors: under ``none_fits`` for every label, nothing fits; two or more at or
     above ``multi_fit``, several do."""
 
-    none_fits: float = 0.30
-    multi_fit: float = 0.95
+    none_fits: float
+    multi_fit: float
 
 
 def _r(x: float) -> float:

@@ -37,7 +37,7 @@ def build_local_scorer(settings: Settings) -> LocalScorer:
 def build_scorer(settings: Settings) -> Scorer:
     """The configured scorer; the embedded model is always built (default and first pass)."""
     local = build_local_scorer(settings)
-    if settings.scorer in (None, "local") and not (settings.scorer is None and settings.model):
+    if settings.scorer_kind == "local":
         return local
     # litellm and instructor are heavy imports: only when a provider is configured
     from gateway.scoring.factory import build_scorer as build_provider_scorer

@@ -15,7 +15,7 @@ from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy
 from gateway.rubrics import Axis, Label, RubricSet, Thresholds
 from gateway.scoring.base import AxisScores, Scorer, ScoreResult
 from gateway.scoring.cascade import LOCAL_FALLBACK, CascadeScorer, LocalFallbackScorer
-from gateway.scoring.factory import build_scorer, check_scorer, scorer_kind
+from gateway.scoring.factory import build_scorer, check_scorer
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
 
@@ -229,7 +229,7 @@ async def test_cascade_calls_the_llm_only_for_the_low_confidence_ticket(
 
 def test_default_scorer_is_local_without_a_model() -> None:
     fake = local()
-    assert scorer_kind(Settings()) == "local"
+    assert Settings().scorer_kind == "local"
     assert build_scorer(Settings(), fake) is fake
 
 

@@ -35,11 +35,6 @@ def count_local_fallbacks(tickets: int) -> None:
     telemetry.PROVIDER_FALLBACKS.inc(tickets)
 
 
-def scorer_kind(settings: Settings) -> str:
-    """``GATEWAY_SCORER``, defaulting to cascade when a model is configured, else local."""
-    return settings.scorer or ("cascade" if settings.model else "local")
-
-
 def _prompt(ref: str, settings: Settings) -> Prompt:
     try:
         return load_prompt(ref, settings.prompts_dir)
@@ -54,7 +49,7 @@ def build_scorer(
 
     ``client`` is for tests and for sharing one provider client; normally built from settings.
     """
-    kind = scorer_kind(settings)
+    kind = settings.scorer_kind
     if kind == "local":
         return local
     if not settings.model:

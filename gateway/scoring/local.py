@@ -49,9 +49,10 @@ def label_texts(label: Label) -> list[str]:
 class LocalParams(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    temperature: float = 0.053
-    raw_center: float = 0.30
-    raw_scale: float = 14.2
+    # values come from Settings (GATEWAY_LOCAL_*), where the measured defaults are documented
+    temperature: float
+    raw_center: float
+    raw_scale: float
 
 
 class _AxisIndex(BaseModel):

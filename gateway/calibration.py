@@ -113,6 +113,15 @@ class CalibrationFile(BaseModel):
     version: int = 1
     entries: list[Calibration] = Field(default_factory=list)
 
+    def lookup(
+        self, fingerprint: str, scorer: str, model: str, prompt: str | None, axis: str
+    ) -> Calibration | None:
+        """The entry fitted for exactly this rubric content, scorer, model, prompt and axis."""
+        wanted = CalibrationKey(
+            fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
+        )
+        return next((e for e in self.entries if e.key == wanted), None)
+
 
 # --------------------------------------------------------------------------- math
 
@@ -271,13 +280,7 @@ def load_calibration(
 
     A rubric edit changes the fingerprint, so a stale calibration is never applied.
     """
-    wanted = CalibrationKey(
-        fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
-    )
-    for entry in read_calibration_file(rubric_path).entries:
-        if entry.key == wanted:
-            return entry
-    return None
+    return read_calibration_file(rubric_path).lookup(fingerprint, scorer, model, prompt, axis)
 
 
 class CalibrationStore:
@@ -310,10 +313,7 @@ class CalibrationStore:
             cached = (stamp, read_calibration_file(rubric_path))
             with self._lock:
                 self._files[path] = cached
-        wanted = CalibrationKey(
-            fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
-        )
-        return next((e for e in cached[1].entries if e.key == wanted), None)
+        return cached[1].lookup(fingerprint, scorer, model, prompt, axis)
 
 
 def save_calibration(rubric_path: Path, calibration: Calibration) -> Path:

@@ -28,6 +28,28 @@ class LabelStats(BaseModel):
     support: int
 
 
+def _per_label(
+    labels: Sequence[str],
+    precision: FloatArray,
+    recall: FloatArray,
+    f1: FloatArray,
+    support: ArrayLike,
+    present: BoolArray,
+) -> dict[str, LabelStats]:
+    """Per-label stats for the labels that occur in the truth or the predictions."""
+    counts = np.asarray(support)
+    return {
+        label: LabelStats(
+            precision=float(precision[i]),
+            recall=float(recall[i]),
+            f1=float(f1[i]),
+            support=int(counts[i]),
+        )
+        for i, label in enumerate(labels)
+        if present[i]
+    }
+
+
 class ClassMetrics(BaseModel):
     accuracy: float
     macro_f1: float
@@ -148,16 +170,7 @@ def classification_metrics(
         weighted_f1=float((f1 * support).sum() / total) if total else 0.0,
         macro_precision=float(precision[present].mean()) if present.any() else 0.0,
         macro_recall=float(recall[present].mean()) if present.any() else 0.0,
-        per_label={
-            labels[i]: LabelStats(
-                precision=float(precision[i]),
-                recall=float(recall[i]),
-                f1=float(f1[i]),
-                support=int(support[i]),
-            )
-            for i in range(n)
-            if present[i]
-        },
+        per_label=_per_label(labels, precision, recall, f1, support, present),
     )
 
 
@@ -206,16 +219,7 @@ def multilabel_metrics(
         micro_precision=float(stp / (stp + sfp)) if stp + sfp else 0.0,
         micro_recall=float(stp / (stp + sfn)) if stp + sfn else 0.0,
         exact_match=float((t == p).all(axis=1).mean()) if t.shape[0] else 0.0,
-        per_label={
-            labels[i]: LabelStats(
-                precision=float(precision[i]),
-                recall=float(recall[i]),
-                f1=float(f1[i]),
-                support=int(support[i]),
-            )
-            for i in range(len(labels))
-            if present[i]
-        },
+        per_label=_per_label(labels, precision, recall, f1, support, present),
     )
 
 

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     allow_unredacted: bool = Field(False, description="requests may send redact=false")
     redaction_score_threshold: float = Field(0.5, ge=0, le=1)
     redaction_allow: list[str] = Field(default_factory=list)
+    redaction_allow_patterns: list[str] = Field(
+        default_factory=list, description="regular expressions whose matches are never redacted"
+    )
 
     # Access and limits.
     api_keys: list[str] = Field(default_factory=list, description="sha256 hex digests of API keys")

@@ -402,7 +402,7 @@ class PresidioRedactor:
             raise ConfigError(f"redaction: unknown entity types {unknown}; known: {ENTITY_TYPES}")
         self.score_threshold = score_threshold
         self.entities: tuple[str, ...] = tuple(entities)
-        self._allow = _compile_allow(allow, allow_patterns, where="redaction_allow")
+        self._allow = _compile_allow(allow, allow_patterns, where="redaction_allow_patterns")
         # tldextract (imported with Presidio) builds a module-level extractor that, unless this
         # is set first, fetches the public-suffix list over the network on first use, and hangs
         # where there is none. Ours uses its own offline extractor; this covers the shared one.
@@ -422,6 +422,7 @@ class PresidioRedactor:
         return cls(
             score_threshold=settings.redaction_score_threshold,
             allow=settings.redaction_allow,
+            allow_patterns=settings.redaction_allow_patterns,
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:

@@ -12,15 +12,18 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
+import regex  # type: ignore[import-untyped, unused-ignore]
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -105,11 +108,20 @@ class Rule(_Strict):
     force: dict[str, Name] = Field(default_factory=dict)
 
 
+def _compilable(pattern: str) -> str:
+    # checked at load, so a typo is reported with its file and line, not at the first ticket
+    try:
+        regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return pattern
+
+
 class RedactionOverrides(_Strict):
     """Per-rubric additions to the deployment's redaction policy."""
 
     allow: tuple[NonEmpty, ...] = ()
-    allow_patterns: tuple[NonEmpty, ...] = ()
+    allow_patterns: tuple[Annotated[NonEmpty, AfterValidator(_compilable)], ...] = ()
 
 
 class RubricSet(_Strict):
@@ -121,6 +133,8 @@ class RubricSet(_Strict):
     labels: tuple[Label, ...] | None = Field(default=None, exclude=True)
     rules: tuple[Rule, ...] = ()
     redaction: RedactionOverrides = RedactionOverrides()
+    # Hashes of this (frozen) content, worked out once: a request asks for them several times.
+    _digests: dict[tuple[str, ...] | None, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _resolve(self) -> RubricSet:
@@ -166,18 +180,29 @@ class RubricSet(_Strict):
     @property
     def fingerprint(self) -> str:
         """Hash of the parsed content: formatting edits keep it, meaning changes do not."""
-        return _digest(self.model_dump(mode="json"))
+        digest = self._digests.get(None)
+        if digest is None:
+            digest = self._digests[None] = _digest(self.model_dump(mode="json"))
+        return digest
 
     def axis_fingerprint(self, axes: Iterable[str]) -> str:
         """Hash of just the axes asked (and what affects them), for cache keys."""
-        chosen = sorted(axes)
-        return _digest(
-            {
-                "axes": {name: self.axes[name].model_dump(mode="json") for name in chosen},
-                "rules": [rule.model_dump(mode="json") for rule in self.rules],
-                "thresholds": self.thresholds.model_dump(mode="json"),
-            }
-        )
+        chosen = tuple(sorted(axes))
+        digest = self._digests.get(chosen)
+        if digest is None:
+            digest = self._digests[chosen] = _digest(
+                {
+                    "axes": {name: self.axes[name].model_dump(mode="json") for name in chosen},
+                    "rules": [rule.model_dump(mode="json") for rule in self.rules],
+                    "thresholds": self.thresholds.model_dump(mode="json"),
+                }
+            )
+        return digest
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        copy._digests = {}  # the copy's content may differ
+        return copy
 
     @classmethod
     def inline(cls, labels: Sequence[Label], thresholds: Thresholds | None = None) -> RubricSet:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.errors import ConfigError, ModelFileError
@@ -345,9 +346,23 @@ def test_allowed_part_does_not_unredact_the_whole(redactor: PresidioRedactor) ->
     assert result.text == "Regards, <PERSON>"
 
 
-def test_invalid_allow_pattern_is_a_config_error(redactor: PresidioRedactor) -> None:
-    with pytest.raises(ConfigError, match=r"allow_patterns\[0\]"):
-        redactor.redact("any text", RedactionOverrides(allow_patterns=("(unclosed",)))
+def test_invalid_deployment_allow_pattern_is_a_config_error() -> None:
+    settings = Settings(redaction_allow_patterns=["ORD-\\d+", "(unclosed"])
+    with pytest.raises(ConfigError, match=r"redaction_allow_patterns\[1\]: invalid regular"):
+        PresidioRedactor.from_settings(settings)
+
+
+def test_deployment_allow_pattern_protects_its_match() -> None:
+    settings = Settings(redaction_allow_patterns=[r"\+1 800 555 \d{4}"])
+    result = PresidioRedactor.from_settings(settings).redact(
+        "Call +1 800 555 0199 or +1 415 555 2671"
+    )
+    assert result.text == "Call +1 800 555 0199 or <PHONE_NUMBER>"
+
+
+def test_invalid_rubric_allow_pattern_is_refused_when_built() -> None:
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        RedactionOverrides(allow_patterns=("(unclosed",))
 
 
 # --------------------------------------------------------------------------- output contract
@@ -418,6 +433,18 @@ def test_changed_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(redact, "_SPACY_MODEL_FILES", pins)
     with pytest.raises(ModelFileError, match=r"ner/model does not match its pinned sha256"):
         redact._verify_model_files(package)
+
+
+def test_model_wheel_is_installed_by_hash_at_the_version_the_code_names() -> None:
+    from pathlib import Path
+
+    from gateway import redact
+
+    lines = (Path(__file__).parents[1] / "requirements" / "spacy-model.txt").read_text()
+    (pin,) = [line for line in lines.splitlines() if line and not line.startswith("#")]
+    requirement, hash_option = pin.split(" --hash=")
+    assert requirement == redact.SPACY_MODEL_REQUIREMENT
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", hash_option)
 
 
 def test_pass_through_keeps_text() -> None:

@@ -79,6 +79,12 @@ def test_every_problem_is_reported() -> None:
     assert any(":7: axes.category.labels[0].rubric:" in p for p in problems)
 
 
+def test_invalid_allow_pattern_names_its_line() -> None:
+    source = GOOD + "redaction:\n  allow_patterns:\n    - 'ORD-\\d+'\n    - '(unclosed'\n"
+    (problem,) = problems_of(source)
+    assert problem.startswith("demo.yaml:18: redaction.allow_patterns[1]: invalid regular expression")
+
+
 def test_yaml_syntax_error_names_line() -> None:
     (problem,) = problems_of(GOOD.replace("    labels:\n", "    labels: [\n", 1))
     assert problem.startswith("demo.yaml:")

@@ -28,7 +28,8 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import OperatorConfig
+    from spacy.language import Language
 
     from gateway.config import Settings
 
@@ -434,25 +436,22 @@ class PresidioRedactor:
         """``redact`` for each text, with spaCy run over them as one batch (for /classify/batch:
         about half the NER cost a text)."""
         todo = [i for i, text in enumerate(texts) if text.strip()]
-        with self._nlp.lock:
-            artifacts = [
-                a
-                for _, a in self._nlp.engine.process_batch(
-                    [texts[i] for i in todo], "en", batch_size=64
-                )
-            ]
-        found: dict[int, list[Finding]] = {
-            i: self._detect(texts[i], a, overrides) for i, a in zip(todo, artifacts, strict=True)
-        }
+        with self._nlp.session():
+            artifacts = self._nlp.engine.process_batch(
+                [texts[i] for i in todo], "en", batch_size=64
+            )
+            found: dict[int, list[Finding]] = {
+                i: self._detect(texts[i], a, overrides)
+                for i, (_, a) in zip(todo, artifacts, strict=True)
+            }
         return [self._replace(text, found.get(i, [])) for i, text in enumerate(texts)]
 
     def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[Finding]:
         """What ``redact`` replaces: non-overlapping findings in text order."""
         if not text.strip():
             return []
-        with self._nlp.lock:
-            artifacts = self._nlp.engine.process_text(text, "en")
-        return self._detect(text, artifacts, overrides)
+        with self._nlp.session():
+            return self._detect(text, self._nlp.engine.process_text(text, "en"), overrides)
 
     def _replace(self, text: str, findings: list[Finding]) -> RedactedText:
         if not findings:
@@ -658,10 +657,18 @@ def _withhold_presidio_log_text() -> None:
 @dataclass(frozen=True, slots=True)
 class _SharedNlp:
     engine: NlpEngine
+    language: Language
     dictionary: frozenset[str]
-    # spaCy adds to its vocabulary while it tokenizes, so the NLP pass is serialised; the
-    # recognizers and the anonymizer only read shared state and run concurrently.
     lock: threading.Lock
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Where a text is analysed. spaCy adds every new word it meets to the shared
+        vocabulary: in a memory zone what one pass added is dropped again, so a long-running
+        server does not grow without bound. Docs are invalid after their zone, so detection
+        runs inside it too, serialised (zones are per vocabulary, not per thread)."""
+        with self.lock, self.language.memory_zone():
+            yield
 
 
 _NLP_CACHE: dict[str, _SharedNlp] = {}
@@ -673,12 +680,12 @@ def _shared_nlp(model: str) -> _SharedNlp:
     with _NLP_CACHE_LOCK:
         shared = _NLP_CACHE.get(model)
         if shared is None:
-            engine, dictionary = _build_nlp_engine(model)
-            shared = _NLP_CACHE[model] = _SharedNlp(engine, dictionary, threading.Lock())
+            engine, language, dictionary = _build_nlp_engine(model)
+            shared = _NLP_CACHE[model] = _SharedNlp(engine, language, dictionary, threading.Lock())
         return shared
 
 
-def _build_nlp_engine(model: str) -> tuple[NlpEngine, frozenset[str]]:
+def _build_nlp_engine(model: str) -> tuple[NlpEngine, Language, frozenset[str]]:
     """spaCy with only ``ner`` loaded, wrapped as a Presidio NLP engine; and a word list."""
     import spacy
     from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
@@ -729,7 +736,7 @@ def _build_nlp_engine(model: str) -> tuple[NlpEngine, frozenset[str]]:
         models=[{"lang_code": "en", "model_name": model}], ner_model_configuration=config
     )
     engine.load()
-    return engine, _dictionary_words(model)
+    return engine, nlp, _dictionary_words(model)
 
 
 def _verify_model_files(package: Path) -> None:

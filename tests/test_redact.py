@@ -478,6 +478,19 @@ def test_shared_redactor_is_thread_safe(redactor: PresidioRedactor) -> None:
     assert got == expected * 4
 
 
+def test_vocabulary_does_not_grow_with_new_words(redactor: PresidioRedactor) -> None:
+    # spaCy keeps every new string it meets; a server reading tickets for weeks must not.
+    strings = redactor._nlp.language.vocab.strings
+    redactor.redact("warm up zqxvb")
+    before = len(strings)
+    words = [f"zq{i:05d}xv" for i in range(600)]
+    for start in range(0, len(words), 20):
+        redactor.redact(" ".join(words[start : start + 20]) + " from Grace Liu")
+    redactor.redact_batch([f"ticket {w} about Qorvexa" for w in words[:100]])
+    assert len(strings) == before
+    assert all(w not in strings for w in words[:5])
+
+
 def test_batch_matches_one_by_one(redactor: PresidioRedactor) -> None:
     texts = [text for _, text, _ in CASES] + ["", "  "] + [t for t, _ in CUES]
     overrides = RedactionOverrides(allow=("Lisbon",))

@@ -166,6 +166,7 @@ _FULL_NAME = rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{0,3}}"
 _TITLE = r"(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sir|Dame|Mme|Mlle|Herr|Frau)\.?[ \t]+)"
 _SELF_CUE = (
     r"(?i:my\s+name\s+is|name\s+is|full\s+name\s*:|name\s*:|i\s+am|i'm|i’m|this\s+is"
+    r"|name\s+on\s+(?:the|my|our)\s+(?:account|card|order|booking|reservation|policy)\s*:?"
     r"|it's|it’s|it\s+is)"
 )
 _SIGNOFF_CUE = (
@@ -202,6 +203,7 @@ _NAME_PATTERNS: Final = (
     # signature line: "- Brian O'Neill, Dublin"
     ("signature after dash", rf"(?<=(?:^|[.!?]\s+|\n)\s*(?:--?|—|–)[ \t]*){_FULL_NAME}", 0.7),
 )
+_AFTER_SELF_CUE: Final = regex.compile(rf"\b{_SELF_CUE}[ \t]+{_TITLE}?$")
 # Capitalised words that follow those cues without being names ("contact Support").
 _NOT_NAME_WORDS = """
     support service services team care success department desk help helpdesk portal center centre
@@ -209,6 +211,7 @@ _NOT_NAME_WORDS = """
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december i you we they he she my our your their sorry
     please hello hi hey dear thanks thank regards best urgent mr mrs ms mx miss dr prof sir dame
+    cheers sincerely warmly yours kind many
     again anyway everyone everybody all guys folks mate much lots
 """
 _NOT_NAMES: Final = frozenset(_NOT_NAME_WORDS.split())
@@ -274,6 +277,8 @@ _ADDRESS_PATTERNS: Final = (
         "number + street + suffix",
         rf"(?:{_UNIT},?[ \t]+)?\b\d{{1,5}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+"
         rf"(?:[NSEW]\.?[ \t]+)?(?:{_STREET_WORD}[ \t]+){{1,3}}{_STREET_SUFFIX}(?![A-Za-z])"
+        # a directional after the suffix: "1600 Pennsylvania Avenue NW"
+        r"(?:[ \t]+(?:[NS][EW]?|[EW])\.?(?![\w-]))?"
         rf"{_ADDRESS_TAIL}",
         0.75,
     ),
@@ -594,7 +599,12 @@ def _clean_name(
     if len(words) == 1 and value.isupper() and len(value) <= 5:
         return None  # acronyms: SSN, CDN, IBAN
     if not from_ner:
-        vetoed = any(a <= start and end <= b for a, b in context.not_names)
+        # "I'm Canadian", "it's Easter": after a self-introduction spaCy's reading as a
+        # nationality, date or event wins; after a sign-off or a role word ("Cheers, Hamish")
+        # the cue does.
+        vetoed = _AFTER_SELF_CUE.search(text, max(0, start - 40), start) is not None and any(
+            a <= start and end <= b for a, b in context.not_names
+        )
         return None if vetoed else (start, end)
     # The small model reads much into capitals; these checks apply to its guesses only.
     before = text[max(0, start - 12) : start]

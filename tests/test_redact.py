@@ -41,6 +41,11 @@ def assert_redacted(result: RedactedText, values: list[str], kind: str) -> None:
 
 CASES = [
     (
+        "ADDRESS",
+        "Delivery failed at 1600 Pennsylvania Avenue NW, Washington, DC 20500 yesterday.",
+        ["1600 Pennsylvania", "Avenue NW", "DC 20500"],
+    ),
+    (
         "PERSON",
         "Dr. Harriet Okonkwo called twice about the outage; please escalate.",
         ["Harriet", "Okonkwo"],
@@ -248,6 +253,8 @@ def test_order_number_with_a_phone_shape_is_kept_but_phone_is_not(
 # --------------------------------------------------------------------------- cue-introduced names
 
 CUES = [
+    ("Thanks for the fix. Cheers, Hamish", "Hamish"),  # spaCy reads Hamish as NORP
+    ("The app says I'm under 18. Name on the account: Dolores Whitfield.", "Dolores Whitfield"),
     ("hi, my name is Wendell Ashcombe and my parcel is lost.", "Wendell Ashcombe"),
     ("Hello, this is Ngozi Eze from the finance team.", "Ngozi Eze"),
     ("Hey, it's Ruta. The app keeps crashing.", "Ruta"),

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -41,9 +42,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, workers: int, cache_dir: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "GATEWAY_CACHE_DIR": str(cache_dir), "GATEWAY_HOST": "127.0.0.1"}
-    cmd = [
+def server_command(port: int, workers: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "uvicorn",
@@ -60,8 +60,33 @@ def start_server(port: int, workers: int, cache_dir: Path, log: Path) -> subproc
         "--backlog",
         "2048",
     ]
+
+
+def start_server(
+    port: int,
+    workers: int,
+    cache_dir: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``env`` adds to (or overrides) the inherited environment; ``preexec_fn`` runs in the
+    child before exec (the fault tests set resource limits there)."""
+    full_env = {
+        **os.environ,
+        "GATEWAY_CACHE_DIR": str(cache_dir),
+        "GATEWAY_HOST": "127.0.0.1",
+        **(env or {}),
+    }
     with log.open("wb") as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            server_command(port, workers),
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
+        )
 
 
 def wait_ready(base: str, timeout_s: float = 120) -> None:

@@ -39,7 +39,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.prompts import load_prompt  # noqa: E402  (after the path set-up above)
+from gateway.errors import GatewayError  # noqa: E402  (after the path set-up above)
+from gateway.prompts import load_prompt  # noqa: E402
 from gateway.providers import ProviderClient, ProviderConfig, litellm  # noqa: E402
 from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
@@ -88,6 +89,8 @@ class ScorerTarget:
 
     async def call(self, text: str) -> None:
         (result,) = await self.scorer.score_many([text], RUBRIC, [])
+        if isinstance(result, GatewayError):
+            raise result  # a per-ticket failure comes back in its slot
         assert result.axes["category"].scores
 
     async def close(self) -> None:

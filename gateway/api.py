@@ -171,16 +171,18 @@ async def healthz(request: Request) -> JSONResponse:
     state = _state(request)
     classifier = state.classifier
     health = Health(
-        status="ready" if classifier is not None else "starting",
+        status="ready" if classifier else "failed" if state.startup_error else "starting",
         scorer=classifier.scorer.name if classifier else "",
         model=classifier.scorer.model if classifier else "",
         rubrics=len(state.rubrics),
         rubric_errors=len(state.rubrics.errors),
+        startup_error=state.startup_error,
     )
     return JSONResponse(health.model_dump(), status_code=200 if classifier else 503)
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    """Prometheus text format; this process' counters only (one set per uvicorn worker)."""
+    """Prometheus text format: this process' counters, or every worker's summed when
+    PROMETHEUS_MULTIPROC_DIR is set (``rubric serve --workers N``; gateway.telemetry)."""
     return Response(telemetry.metrics_text(), media_type=telemetry.METRICS_CONTENT_TYPE)

@@ -1,5 +1,13 @@
-"""ASGI entry point for process managers (``uvicorn gateway.asgi:app --workers N``)."""
+"""ASGI entry point for process managers (``uvicorn gateway.asgi:app --workers N``).
+
+The model loads before the worker accepts connections (``wait=True``). Under ``--workers N``
+every worker accepts from one shared listening socket, so a worker that listened while loading
+would answer its share of traffic with 503 not_ready: after a crash, the replacement worker
+did exactly that for seconds while the surviving worker could have served everything
+(tests/test_load_faults.py). Rolling restarts (SIGHUP) wait ``--timeout-worker-healthcheck``
+seconds for a new worker to be ready: set it above the model's load time.
+"""
 
 from gateway.main import create_app
 
-app = create_app()
+app = create_app(wait=True)

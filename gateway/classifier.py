@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 import anyio.to_thread
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from gateway.cache import CacheKey, ResultCache
 from gateway.calibration import CalibrationStore
@@ -27,16 +27,18 @@ from gateway.rubrics import RubricSet, RubricStore, Thresholds
 from gateway.rules import apply_rules
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
 from gateway.scoring.base import AxisScores, Scorer, ScoreResult
-from gateway.telemetry import SINGLE_FLIGHT, stage
+from gateway.scoring.variants import ScorerVariants
+from gateway.telemetry import SCORED_BY, SINGLE_FLIGHT, stage
 
 
 class _Prepared(BaseModel):
     """A request after validation, redaction and rules: nothing raw remains in it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     rubric: RubricSet
     axes: tuple[str, ...]
+    scorer: SkipValidation[Scorer]  # the served scorer, or the request's override variant
     redacted: RedactedText
     was_redacted: bool
     flags: list[Flag]
@@ -56,11 +58,21 @@ class Classifier:
         self.settings = settings
         self.rubrics = rubrics
         self.redactor = redactor
-        self.scorer = scorer
+        self.variants = ScorerVariants(scorer, settings)
         self.cache = cache
         self.floors = Floors(none_fits=settings.none_fits_floor, multi_fit=settings.multi_fit_floor)
         self._passthrough = PassThroughRedactor()
         self.calibrations = CalibrationStore()
+
+    @property
+    def scorer(self) -> Scorer:
+        """The served scorer; requests with overrides get variants of it (``self.variants``)."""
+        return self.variants.base
+
+    @scorer.setter
+    def scorer(self, scorer: Scorer) -> None:
+        # a swapped scorer (tests, a rebuild) must not keep serving its predecessor's variants
+        self.variants = ScorerVariants(scorer, self.settings)
 
     # ------------------------------------------------------------------ stages
 
@@ -88,19 +100,6 @@ class Classifier:
                 f"text has {len(text)} characters; the limit is {self.settings.max_text_chars}"
             )
 
-    def _check_overrides(self, req: ClassifyRequest) -> None:
-        if req.model is not None and req.model != self.scorer.model:
-            raise InvalidRequestError(
-                f"model {req.model!r} is not served here; this gateway runs {self.scorer.model!r}"
-            )
-        served = self.scorer.prompt
-        # the scorer reports "classify.v2@<sha8>"; a request may name it with or without the hash
-        if req.prompt is not None and req.prompt not in (served, (served or "").split("@")[0]):
-            raise InvalidRequestError(
-                f"prompt {req.prompt!r} is not served here; "
-                f"this gateway uses {self.scorer.prompt or 'no prompt (embedded model)'}"
-            )
-
     def _redactor_for(self, req: ClassifyRequest) -> Redactor:
         if req.redact is False:
             if not self.settings.allow_unredacted:
@@ -108,12 +107,14 @@ class Classifier:
             return self._passthrough
         return self.redactor if self.settings.redact else self._passthrough
 
-    def _validate(self, req: ClassifyRequest) -> tuple[RubricSet, tuple[str, ...], Redactor]:
+    def _validate(
+        self, req: ClassifyRequest
+    ) -> tuple[RubricSet, tuple[str, ...], Redactor, Scorer]:
         self._check_text(req.text)
-        self._check_overrides(req)
+        scorer = self.variants.for_request(req.model, req.prompt)
         rubric = self._rubric_for(req)
         axes = tuple(rubric.select_axes(req.axes))
-        return rubric, axes, self._redactor_for(req)
+        return rubric, axes, self._redactor_for(req), scorer
 
     def _finish(
         self,
@@ -121,20 +122,23 @@ class Classifier:
         rubric: RubricSet,
         axes: tuple[str, ...],
         redactor: Redactor,
+        scorer: Scorer,
         redacted: RedactedText,
     ) -> _Prepared:
         """Rules and cache key, on redacted text only."""
         flags = apply_rules(rubric, redacted.text, list(axes))
+        # the request's own scorer: an override variant never shares entries with the base
         key = CacheKey(
             text=redacted.text,
             rubric=rubric.axis_fingerprint(axes),
-            prompt=self.scorer.prompt,
-            model=self.scorer.model,
-            scorer=f"{self.scorer.name}:{self.scorer.fingerprint}",
+            prompt=scorer.prompt,
+            model=scorer.model,
+            scorer=f"{scorer.name}:{scorer.fingerprint}",
         ).digest()
         return _Prepared(
             rubric=rubric,
             axes=axes,
+            scorer=scorer,
             redacted=redacted,
             was_redacted=redactor is not self._passthrough,
             flags=flags,
@@ -146,18 +150,18 @@ class Classifier:
         """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound);
         tickets sharing a redactor and rubric overrides are redacted as one batch."""
         out: list[_Prepared | GatewayError | None] = [None] * len(reqs)
-        valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor]] = {}
+        valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor, Scorer]] = {}
         for i, req in enumerate(reqs):
             try:
                 valid[i] = self._validate(req)
             except GatewayError as exc:
                 out[i] = exc
         groups: dict[tuple[int, str], list[int]] = {}
-        for i, (rubric, _, redactor) in valid.items():
+        for i, (rubric, _, redactor, _) in valid.items():
             key = (id(redactor), rubric.redaction.model_dump_json())
             groups.setdefault(key, []).append(i)
         for indices in groups.values():
-            rubric, _, redactor = valid[indices[0]]
+            rubric, _, redactor, _ = valid[indices[0]]
             try:
                 with stage("redact"):
                     redacted = redactor.redact_batch(
@@ -174,10 +178,21 @@ class Classifier:
                     out[i] = exc
         return [o for o in out if o is not None]
 
-    async def _score_group(self, items: list[_Prepared]) -> list[tuple[ScoreResult, bool]]:
-        """Score items that share a rubric and axes: cache first, then single-flight (identical
-        keys already being scored are awaited, not re-scored), one scorer call for the rest."""
-        results: list[tuple[ScoreResult, bool] | None] = [None] * len(items)
+    @staticmethod
+    def _fresh(result: ScoreResult) -> tuple[ScoreResult, bool]:
+        """A result just scored (not cached, not joined): counted by the scorer that decided,
+        which gives the cascade's share of tickets the LLM had to answer."""
+        SCORED_BY.labels(result.scorer).inc()
+        return result, False
+
+    async def _score_group(
+        self, items: list[_Prepared]
+    ) -> list[tuple[ScoreResult, bool] | GatewayError]:
+        """Score items that share a rubric, axes and scorer: cache first, then single-flight
+        (identical keys already being scored are awaited, not re-scored), one scorer call for
+        the rest. A ticket the scorer failed on is that ticket's error, not the group's."""
+        scorer = items[0].scorer
+        results: list[tuple[ScoreResult, bool] | GatewayError | None] = [None] * len(items)
         todo: list[int] = []
         follow: list[tuple[int, asyncio.Future[ScoreResult]]] = []
         for i, item in enumerate(items):
@@ -196,7 +211,7 @@ class Classifier:
             first = items[todo[0]]
             try:
                 with stage("score"):
-                    scored = await self.scorer.score_many(
+                    scored = await scorer.score_many(
                         [items[i].redacted.text for i in todo], first.rubric, first.axes
                     )
             except BaseException as exc:
@@ -205,7 +220,12 @@ class Classifier:
                         self.cache.flight.fail(items[i].cache_key, exc)
                 raise
             for i, result in zip(todo, scored, strict=True):
-                results[i] = (result, False)
+                if isinstance(result, GatewayError):
+                    results[i] = result
+                    if self.cache:
+                        self.cache.flight.fail(items[i].cache_key, result)
+                    continue
+                results[i] = self._fresh(result)
                 if self.cache:
                     # an outage answer from the local fallback must not outlive the outage
                     if not result.scorer.endswith("fallback"):
@@ -220,13 +240,15 @@ class Classifier:
                 if not fut.cancelled():
                     raise  # this request itself was cancelled
                 retry.append(i)  # the leader was cancelled: score this one directly
+            except GatewayError as exc:
+                results[i] = exc  # the same key failed for the leader: the same failure here
         if retry:
             with stage("score"):
-                rescored = await self.scorer.score_many(
+                rescored = await scorer.score_many(
                     [items[i].redacted.text for i in retry], items[retry[0]].rubric, items[0].axes
                 )
             for i, result in zip(retry, rescored, strict=True):
-                results[i] = (result, False)
+                results[i] = result if isinstance(result, GatewayError) else self._fresh(result)
         return [r for r in results if r is not None]
 
     def _calibrated(
@@ -320,10 +342,11 @@ class Classifier:
         out: list[ClassifyResponse | GatewayError | None] = [
             p if isinstance(p, GatewayError) else None for p in prepared
         ]
-        groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        # one scorer call per (rubric, axes, scorer): override variants are scored apart
+        groups: dict[tuple[str, tuple[str, ...], int], list[int]] = {}
         for i, p in enumerate(prepared):
             if isinstance(p, _Prepared):
-                groups.setdefault((p.rubric.fingerprint, p.axes), []).append(i)
+                groups.setdefault((p.rubric.fingerprint, p.axes, id(p.scorer)), []).append(i)
 
         async def run(indices: list[int]) -> None:
             items = [prepared[i] for i in indices]
@@ -334,8 +357,12 @@ class Classifier:
                 for i in indices:
                     out[i] = exc
                 return
-            for i, item, (result, cached) in zip(indices, ready, scored, strict=True):
-                out[i] = self._respond(item, result, cached, started)
+            for i, item, outcome in zip(indices, ready, scored, strict=True):
+                out[i] = (
+                    outcome
+                    if isinstance(outcome, GatewayError)
+                    else self._respond(item, *outcome, started)
+                )
 
         await asyncio.gather(*(run(indices) for indices in groups.values()))
         return [o for o in out if o is not None]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -49,17 +54,40 @@ def serve(
         f"(rubrics: {settings.rubrics_dir}); GET /healthz says when the model is ready"
     )
     if workers > 1:
-        uvicorn.run(
-            "gateway.asgi:app",
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            log_level="info",
-        )
+        with _multiprocess_metrics():
+            uvicorn.run(
+                "gateway.asgi:app",
+                host=settings.host,
+                port=settings.port,
+                workers=workers,
+                log_level="info",
+            )
     else:
         from gateway.main import create_app
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """Each worker is a process: its metrics go to files in PROMETHEUS_MULTIPROC_DIR, which
+    /metrics sums (gateway.telemetry). Set here, before uvicorn spawns the workers, so they
+    inherit it; a directory of our own is removed afterwards."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        # prometheus-client's rule: start empty, or the last run's counts add to this run's
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="rubric-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _table(resp: ClassifyResponse) -> Table:
@@ -87,16 +115,21 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON response")] = False,
 ) -> None:
     """Classify one ticket locally (no server needed) and print the result."""
-    from gateway.main import build_classifier
+    from gateway.main import build_classifier, check_scorer
 
     if text == "-":
         text = sys.stdin.read()
     settings = _settings(model=model)
+
+    async def checked_classify() -> ClassifyResponse:
+        # the server's start-up check first: a model the scorer cannot use is a config_invalid
+        # error naming the fix, not a failure of this one ticket
+        await check_scorer(settings, classifier.scorer)
+        return await classifier.classify(ClassifyRequest(text=text, rubric=rubric, axes=axes))
+
     try:
         classifier = build_classifier(settings)
-        resp = asyncio.run(
-            classifier.classify(ClassifyRequest(text=text, rubric=rubric, axes=axes))
-        )
+        resp = asyncio.run(checked_classify())
     except GatewayError as exc:
         err.print(f"[red]error[/red] {exc.code}: {exc.message}")
         raise typer.Exit(2) from None

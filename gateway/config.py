@@ -62,7 +62,14 @@ class Settings(BaseSettings):
     fallback_to_local: bool = Field(
         False, description="on provider outage answer locally, decision=review"
     )
-    allow_overrides: bool = Field(True, description="requests may pick prompt/model/rubric files")
+    # Off by default: an override spends the deployment's provider credentials on the caller's
+    # choice. Models must also be listed in override_models; prompts are any in prompts_dir.
+    allow_overrides: bool = Field(
+        False, description="requests may pick a prompt and a model (gateway.scoring.variants)"
+    )
+    override_models: list[str] = Field(
+        default_factory=list, description="models a request may pick when allow_overrides"
+    )
 
     # Redaction (Presidio).
     redact: bool = True

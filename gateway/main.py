@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -45,6 +46,17 @@ def build_scorer(settings: Settings) -> Scorer:
     return build_provider_scorer(settings, local)
 
 
+async def check_scorer(settings: Settings, scorer: Scorer) -> bool:
+    """The scorer's start-up check (``scoring.factory.check_scorer``: raises ``ConfigError`` for
+    a model the scorer cannot use; False when the provider was unreachable and the check was
+    skipped). The server and ``rubric classify`` both run it before their first ticket."""
+    if settings.scorer_kind == "local":
+        return True  # nothing to check, and litellm stays unimported
+    from gateway.scoring.factory import check_scorer as check
+
+    return await check(scorer)
+
+
 def build_redactor(settings: Settings) -> Redactor:
     if not settings.redact:
         return PassThroughRedactor()
@@ -81,7 +93,17 @@ class AppState:
 
     def load(self) -> None:
         try:
-            self.classifier = build_classifier(self.settings, self.rubrics)
+            classifier = build_classifier(self.settings, self.rubrics)
+            try:
+                # This loader thread has no event loop, so the check gets its own. Safe: litellm
+                # keys its cached HTTP clients by event loop, so none opened here is reused by
+                # the server's loop; the scorers' semaphores bind to a loop only when contended.
+                asyncio.run(check_scorer(self.settings, classifier.scorer))
+            except BaseException:
+                if classifier.cache is not None:
+                    classifier.cache.close()
+                raise
+            self.classifier = classifier
         except Exception as exc:  # reported by /healthz and the log, not swallowed
             self.startup_error = f"{type(exc).__name__}: {exc}"
             log.error("start-up failed: %s", self.startup_error)

@@ -124,11 +124,14 @@ class BatchResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ready", "starting"]
+    status: Literal["ready", "starting", "failed"]
     scorer: str
     model: str
     rubrics: int
     rubric_errors: int
+    startup_error: str | None = Field(
+        None, description="why start-up failed (status 'failed'); fix the settings and restart"
+    )
 
 
 class RubricList(BaseModel):

@@ -1,16 +1,22 @@
 """Metrics (prometheus-client), structured JSON logs and the request id.
 
 Metrics live in one module-level registry: one set per process. Under ``--workers N`` each
-worker exports its own counters, so scrape each worker or aggregate downstream.
+worker is a process of its own, so with ``PROMETHEUS_MULTIPROC_DIR`` set (``rubric serve
+--workers N`` sets it; set it to an empty directory when running ``uvicorn --workers N``
+yourself) prometheus-client keeps every value in per-process files there and ``/metrics`` sums
+the files: whichever worker answers the scrape reports every worker's counts. A Gauge added here
+needs a ``multiprocess_mode`` for that.
 
 Nothing here ever sees ticket text: logs carry ids, routes, statuses and timings only.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -28,6 +34,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.schemas import ClassifyResponse
@@ -68,6 +75,16 @@ LABELS = Counter(
 DECISIONS = Counter(
     "gateway_decisions", "Routing decisions", ["rubric", "decision"], registry=REGISTRY
 )
+SCORED_BY = Counter(
+    "gateway_scored_by",
+    "Tickets scored (cache hits and single-flight joins excluded) by the scorer that decided: "
+    "the cascade's local/llm share",
+    ["scorer"],
+    registry=REGISTRY,
+)
+# ScoreResult.scorer values; "local-fallback" is scoring.base.LOCAL_FALLBACK (an outage answer)
+for _scorer in ("local", "llm", "logprob", "local-fallback"):
+    SCORED_BY.labels(_scorer)  # export zeros: a share needs both series
 # Provider metrics: defined now so dashboards can be built; they stay 0 until the LLM scorer
 # (gateway.providers) calls the hooks below.
 PROVIDER_CALLS = Counter(
@@ -85,8 +102,24 @@ RATE_LIMITED = Counter(
 )
 
 
+# prometheus-client picks file-backed values when it is imported with this set; read it the same
+# way so that /metrics collects from where the values are.
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+if MULTIPROC_DIR is not None:
+    # Drops this process' live-gauge files on a clean exit (no-op for counters, which keep
+    # counting a dead worker's requests, as they should). A SIGKILLed worker cannot run it.
+    atexit.register(
+        lambda: mark_process_dead(os.getpid(), MULTIPROC_DIR)  # type: ignore[no-untyped-call]
+    )
+
+
 def metrics_text() -> bytes:
-    return generate_latest(REGISTRY)
+    if MULTIPROC_DIR is None:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()  # per scrape: the collector reads every worker's files
+    MultiProcessCollector(registry, path=MULTIPROC_DIR)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 @contextmanager

@@ -9,11 +9,17 @@ import pytest
 from wire_server import WireServer, schema_filler
 
 from gateway.config import Settings
-from gateway.errors import ConfigError, ProviderError, ProviderUnavailableError
+from gateway.errors import (
+    ConfigError,
+    GatewayError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderUnavailableError,
+)
 from gateway.prompts import load_prompt
 from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy
 from gateway.rubrics import Axis, Label, RubricSet, Thresholds
-from gateway.scoring.base import AxisScores, Scorer, ScoreResult
+from gateway.scoring.base import AxisScores, Overridable, ScoreOutcome, Scorer, ScoreResult
 from gateway.scoring.cascade import LOCAL_FALLBACK, CascadeScorer, LocalFallbackScorer
 from gateway.scoring.factory import build_scorer, check_scorer
 from gateway.scoring.llm import LLMScorer
@@ -52,10 +58,12 @@ class FakeScorer:
         name: str,
         confidence: dict[str, float] | None = None,
         fail: Exception | None = None,
+        fail_on: dict[str, GatewayError] | None = None,
     ) -> None:
         self._name = name
         self.confidence = confidence or {}
         self.fail = fail
+        self.fail_on = fail_on or {}  # per-ticket failures, returned in the ticket's slot
         self.calls: list[tuple[list[str], list[str]]] = []
         self.checked = 0
 
@@ -80,12 +88,15 @@ class FakeScorer:
 
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
+    ) -> list[ScoreOutcome]:
         self.calls.append((list(texts), list(axes)))
         if self.fail is not None:
             raise self.fail
-        results = []
+        results: list[ScoreOutcome] = []
         for text in texts:
+            if text in self.fail_on:
+                results.append(self.fail_on[text])
+                continue
             top = self.confidence.get(text, 0.95)
             axes_out = {}
             for axis in axes:
@@ -189,6 +200,74 @@ async def test_cascade_checks_both_scorers() -> None:
     assert (first.checked, second.checked) == (1, 1)
 
 
+UNSURE_TOO = "another odd thing"
+
+
+async def test_one_tickets_outage_falls_back_alone() -> None:
+    first = FakeScorer("local", {SURE: 0.92, UNSURE: 0.41, UNSURE_TOO: 0.45})
+    second = FakeScorer("llm", fail_on={UNSURE: ProviderUnavailableError("down")})
+    counted: list[int] = []
+    cascade = CascadeScorer(first, second, fallback_to_local=True, on_local_fallback=counted.append)
+    results = await cascade.score_many([SURE, UNSURE, UNSURE_TOO], rubric(), [])
+    assert [r.scorer for r in results if isinstance(r, ScoreResult)] == [
+        "local",
+        LOCAL_FALLBACK,
+        "llm",
+    ]
+    assert cascade.stats.local_fallbacks == 1
+    assert counted == [1]
+
+
+async def test_one_tickets_provider_error_stays_in_its_slot() -> None:
+    first = FakeScorer("local", {SURE: 0.92, UNSURE: 0.41, UNSURE_TOO: 0.45})
+    refused = ProviderError("401")
+    second = FakeScorer("llm", fail_on={UNSURE: refused})
+    results = await CascadeScorer(first, second, fallback_to_local=True).score_many(
+        [SURE, UNSURE, UNSURE_TOO], rubric(), []
+    )
+    assert results[1] is refused  # never masked by the local answer
+    assert [r.scorer for r in (results[0], results[2]) if isinstance(r, ScoreResult)] == [
+        "local",
+        "llm",
+    ]
+
+
+async def test_a_first_scorer_error_never_reaches_the_second() -> None:
+    broken = ProviderError("first failed")
+    first = FakeScorer("local", {SURE: 0.92}, fail_on={UNSURE: broken})
+    second = FakeScorer("llm")
+    results = await CascadeScorer(first, second).score_many([SURE, UNSURE], rubric(), [])
+    assert results[1] is broken
+    assert second.calls == []
+
+
+async def test_local_fallback_wrapper_rescores_only_the_tickets_that_met_an_outage() -> None:
+    primary = FakeScorer("llm", fail_on={UNSURE: ProviderUnavailableError("down")})
+    fallback = local()
+    wrapped = LocalFallbackScorer(primary, fallback)
+    results = await wrapped.score_many([SURE, UNSURE], rubric(), ["category"])
+    assert [r.scorer for r in results if isinstance(r, ScoreResult)] == ["llm", LOCAL_FALLBACK]
+    assert fallback.calls == [([UNSURE], ["category"])]
+    assert wrapped.local_fallbacks == 1
+
+
+async def test_check_skips_a_provider_outage_but_refuses_a_bad_configuration() -> None:
+    class Failing(FakeScorer):
+        def __init__(self, exc: Exception) -> None:
+            super().__init__("llm")
+            self.exc = exc
+
+        async def check(self) -> None:
+            raise self.exc
+
+    assert await check_scorer(local()) is True
+    assert await check_scorer(Failing(ProviderUnavailableError("down"))) is False
+    with pytest.raises(ConfigError, match="no logprobs"):
+        await check_scorer(Failing(ConfigError("no logprobs")))
+    with pytest.raises(ConfigError, match=r"llm scorer .*ValueError: LLM Provider NOT provided"):
+        await check_scorer(Failing(ValueError("LLM Provider NOT provided\nlong text")))
+
+
 # --------------------------------------------------------------------------- with the real llm
 
 
@@ -283,6 +362,28 @@ async def test_factory_reports_provider_events_to_metrics(
     scorer = build_scorer(settings(wire, scorer="llm"), local())
     await scorer.score_many([UNSURE], rubric(), [])
     assert ok._value.get() == before + 1
+
+
+@pytest.mark.parametrize(("kind", "fallback"), [("cascade", False), ("llm", True)])
+def test_wrapped_scorers_pass_overrides_to_the_llm(
+    wire: WireServer, kind: str, fallback: bool
+) -> None:
+    scorer = build_scorer(settings(wire, scorer=kind, fallback_to_local=fallback), local())
+    assert isinstance(scorer, Overridable)
+    other = scorer.variant(model="openai/other", prompt=load_prompt("classify.v1"))
+    assert type(other) is type(scorer)
+    assert other.model == "openai/other"
+    assert other.prompt is not None and other.prompt.startswith("classify.v1@")
+    assert other.fingerprint != scorer.fingerprint
+    assert (scorer.model, scorer.prompt) == (
+        "openai/test-model",
+        load_prompt("classify.v2").ref.tag,
+    )
+
+
+def test_a_scorer_without_variants_refuses_overrides() -> None:
+    with pytest.raises(InvalidRequestError, match="takes no model/prompt overrides"):
+        CascadeScorer(local(), FakeScorer("llm")).variant(model="openai/other")
 
 
 def test_fingerprint_changes_with_the_model_chain(wire: WireServer) -> None:

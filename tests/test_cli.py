@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from wire_server import WireServer, text
 
 from gateway.cli import app
 
@@ -87,3 +88,23 @@ def test_check_warns_on_near_duplicate_rubrics(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     (warning,) = json.loads(result.output)["warnings"]
     assert "'refund' and 'money_back'" in warning
+
+
+def test_classify_runs_the_start_up_check(
+    wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.config import get_settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("GATEWAY_SCORER", "logprob")
+    monkeypatch.setenv("GATEWAY_API_BASE", wire.url)
+    monkeypatch.setenv("GATEWAY_REDACT", "false")
+    get_settings.cache_clear()
+    wire.responder = lambda body: text("A")  # a model that returns no logprobs
+    result = runner.invoke(app, ["classify", "I was charged twice", "--model", "openai/test-model"])
+    get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    output = " ".join(result.output.split())  # rich wraps long lines at the terminal width
+    assert "config_invalid" in output
+    assert "returned no logprobs" in output
+    assert len(wire.requests) == 1  # the probe only: the ticket was never sent

@@ -20,11 +20,11 @@ from wire_server import (
     wire_client,
 )
 
-from gateway.errors import ConfigError, ProviderError
+from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
 from gateway.prompts import load_prompt
 from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy, TokenLogprob
 from gateway.rubrics import Axis, Label, RubricSet
-from gateway.scoring.base import Scorer
+from gateway.scoring.base import Scorer, ScoreResult
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import MIN_PROBABILITY, LogprobScorer, code_distribution
 
@@ -170,10 +170,11 @@ async def test_an_unknown_label_is_never_passed_on(wire: WireServer) -> None:
     bad = answer()
     bad["category"]["p_yes"]["refunds"] = 0.99
     wire.script(*[json_reply(bad)] * 3)
-    with pytest.raises(ProviderError, match="invalid structured output") as caught:
-        await llm(wire, max_reasks=2).score_many([TICKET], rubric(), [])
+    (outcome,) = await llm(wire, max_reasks=2).score_many([TICKET], rubric(), [])
+    assert isinstance(outcome, ProviderError)
+    assert "invalid structured output" in outcome.message
     assert len(wire.requests) == 3
-    assert TICKET not in caught.value.message
+    assert TICKET not in outcome.message
 
 
 async def test_calls_run_concurrently_within_the_bound(wire: WireServer) -> None:
@@ -206,12 +207,42 @@ async def test_results_keep_ticket_order(wire: WireServer) -> None:
     assert results[1].axes["priority"].raw["high"] == 0.1
 
 
-async def test_one_failure_fails_the_batch_and_cancels_the_rest(wire: WireServer) -> None:
-    wire.script(error(401), Reply(body={}, delay_s=2.0))
+@pytest.mark.parametrize(
+    ("status", "expected"), [(401, ProviderError), (500, ProviderUnavailableError)]
+)
+async def test_one_tickets_failure_stays_in_its_slot(
+    wire: WireServer, status: int, expected: type[Exception]
+) -> None:
+    def by_ticket(body: dict[str, Any]) -> Reply:
+        # the bad ticket fails on every try (retries and all); the others are answered
+        if "bad ticket" in body["messages"][-1]["content"]:
+            return error(status)
+        return schema_filler(body)
+
+    wire.responder = by_ticket
+    outcomes = await llm(wire).score_many(["good one", "bad ticket", "good two"], rubric(), [])
+    assert [type(o) for o in outcomes] == [ScoreResult, expected, ScoreResult]
+    assert "bad ticket" not in str(outcomes[1])
+
+
+async def test_a_bug_still_cancels_the_batch(
+    wire: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only GatewayErrors are per-ticket outcomes; anything else is not swallowed."""
+    wire.script(Reply(body={}, delay_s=2.0))
+    scorer = llm(wire)
+    real = scorer._score_one
+
+    async def broken(text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
+        if text == "a":
+            raise RuntimeError("bug")
+        return await real(text, rubric, axes)
+
+    monkeypatch.setattr(scorer, "_score_one", broken)
     started = time.monotonic()
-    with pytest.raises(ProviderError, match="401"):
-        await llm(wire, concurrency=1).score_many(["a", "b"], rubric(), [])
-    assert time.monotonic() - started < 1.5
+    with pytest.raises(RuntimeError, match="bug"):
+        await scorer.score_many(["b", "a"], rubric(), [])
+    assert time.monotonic() - started < 1.5  # the slow call for "b" was cancelled
 
 
 async def test_variant_overrides_model_and_prompt(wire: WireServer) -> None:
@@ -221,6 +252,24 @@ async def test_variant_overrides_model_and_prompt(wire: WireServer) -> None:
     (result,) = await other.score_many([TICKET], rubric(), [])
     assert wire.requests[0].body["model"] == "other-model"
     assert result.prompt is not None and result.prompt.startswith("classify.v1@")
+    assert other.fingerprint != base.fingerprint
+
+
+async def test_variant_refuses_a_prompt_of_the_wrong_kind(wire: WireServer) -> None:
+    with pytest.raises(InvalidRequestError, match="needs a structured"):
+        llm(wire).variant(prompt=load_prompt("label_code.v1"))
+    with pytest.raises(InvalidRequestError, match="needs a label_code"):
+        logprob(wire).variant(prompt=load_prompt("classify.v2"))
+
+
+async def test_logprob_variant_overrides_the_model(wire: WireServer) -> None:
+    wire.script(logprobs_reply([("B", -0.1), ("A", -2.5)]))
+    base = logprob(wire)
+    other = base.variant(model="openai/other-model")
+    (result,) = await other.score_many([TICKET], rubric(), ["priority"])
+    assert wire.requests[0].body["model"] == "other-model"
+    assert isinstance(result, ScoreResult) and result.axes["priority"].scores["low"] > 0.8
+    assert (other.model, other.prompt) == ("openai/other-model", base.prompt)
     assert other.fingerprint != base.fingerprint
 
 
@@ -251,8 +300,9 @@ async def test_logprobs_map_to_the_right_distribution(wire: WireServer) -> None:
 
 async def test_no_label_code_in_the_answer_is_an_error(wire: WireServer) -> None:
     wire.script(logprobs_reply([("The", -0.1), ("I", -2.0)]))
-    with pytest.raises(ProviderError, match="no label code"):
-        await logprob(wire).score_many([TICKET], rubric(), ["category"])
+    (outcome,) = await logprob(wire).score_many([TICKET], rubric(), ["category"])
+    assert isinstance(outcome, ProviderError)
+    assert "no label code" in outcome.message
 
 
 async def test_check_refuses_a_model_without_logprobs(wire: WireServer) -> None:

@@ -82,7 +82,9 @@ def test_every_problem_is_reported() -> None:
 def test_invalid_allow_pattern_names_its_line() -> None:
     source = GOOD + "redaction:\n  allow_patterns:\n    - 'ORD-\\d+'\n    - '(unclosed'\n"
     (problem,) = problems_of(source)
-    assert problem.startswith("demo.yaml:18: redaction.allow_patterns[1]: invalid regular expression")
+    assert problem.startswith(
+        "demo.yaml:18: redaction.allow_patterns[1]: invalid regular expression"
+    )
 
 
 def test_yaml_syntax_error_names_line() -> None:

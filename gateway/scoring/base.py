@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from gateway.errors import GatewayError
 from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
+
+if TYPE_CHECKING:
+    from gateway.prompts import Prompt
+
+# ScoreResult.scorer when a provider outage was answered by the embedded model (see cascade.py).
+LOCAL_FALLBACK = "local-fallback"
 
 
 class AxisScores(BaseModel):
@@ -28,6 +35,11 @@ class ScoreResult(BaseModel):
     model: str
     prompt: str | None = None
     usage: Usage | None = None
+
+
+# One ticket's outcome: its scores, or the error that ticket alone met (a provider error after
+# retries and fallbacks). A value, not a raise, so that one ticket cannot fail a whole batch.
+ScoreOutcome = ScoreResult | GatewayError
 
 
 @runtime_checkable
@@ -57,4 +69,25 @@ class Scorer(Protocol):
 
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]: ...
+    ) -> Sequence[ScoreOutcome]:
+        """One outcome per text, in order. A ``GatewayError`` in a slot is that ticket's own
+        failure; the call raises only when it fails as a whole (the embedded model, a bug,
+        cancellation). Batch-native scorers that fail as a whole return ``list[ScoreResult]``."""
+        ...
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A scorer with a start-up check (see ``factory.check_scorer``)."""
+
+    async def check(self) -> None: ...
+
+
+@runtime_checkable
+class Overridable(Protocol):
+    """A scorer that can serve a request's ``model``/``prompt`` override as a variant of itself,
+    sharing its provider client and concurrency bound (see ``scoring.variants``)."""
+
+    def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> Scorer:
+        """Raises ``InvalidRequestError`` when the override does not fit this scorer."""
+        ...

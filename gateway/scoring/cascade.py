@@ -5,8 +5,9 @@ whose primary-axis confidence (the top score) is under that axis' ``review`` thr
 second (LLM) scorer. Each ``ScoreResult.scorer`` says which one decided. Counters record the
 share of tickets that reached the second scorer, for metrics and benchmarks.
 
-Provider outage (``ProviderUnavailableError``) with ``fallback_to_local``: the local answer is
-returned with ``scorer == LOCAL_FALLBACK``; the decision layer must turn that into ``review``.
+Provider outage (``ProviderUnavailableError``, for the whole call or for one ticket) with
+``fallback_to_local``: the local answer is returned with ``scorer == LOCAL_FALLBACK``; the
+decision layer must turn that into ``review``. Other per-ticket errors stay in their slot.
 """
 
 from __future__ import annotations
@@ -16,14 +17,22 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, computed_field
 
-from gateway.errors import ProviderUnavailableError
+from gateway.errors import InvalidRequestError, ProviderUnavailableError
+from gateway.prompts import Prompt
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import Scorer, ScoreResult
-from gateway.scoring.llm import Checkable, config_fingerprint, resolve_axes
+from gateway.scoring.base import (
+    LOCAL_FALLBACK,
+    Checkable,
+    Overridable,
+    ScoreOutcome,
+    Scorer,
+    ScoreResult,
+)
+from gateway.scoring.llm import config_fingerprint, resolve_axes
 
 log = logging.getLogger(__name__)
 
-LOCAL_FALLBACK = "local-fallback"
+__all__ = ["LOCAL_FALLBACK", "CascadeScorer", "CascadeStats", "LocalFallbackScorer"]
 
 
 class CascadeStats(BaseModel):
@@ -45,6 +54,23 @@ def confidence(result: ScoreResult, axis: str) -> float:
 
 def as_local_fallback(result: ScoreResult) -> ScoreResult:
     return result.model_copy(update={"scorer": LOCAL_FALLBACK})
+
+
+async def _outcomes(
+    scorer: Scorer, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+) -> list[ScoreOutcome]:
+    """``scorer.score_many``, with an outage of the whole call spread over its tickets so that
+    whole-call and per-ticket outages take the same fallback path."""
+    try:
+        return list(await scorer.score_many(texts, rubric, axes))
+    except ProviderUnavailableError as exc:
+        return [exc] * len(texts)
+
+
+def _variant_of(scorer: Scorer, model: str | None, prompt: Prompt | None) -> Scorer:
+    if not isinstance(scorer, Overridable):
+        raise InvalidRequestError(f"the {scorer.name} scorer takes no model/prompt overrides")
+    return scorer.variant(model=model, prompt=prompt)
 
 
 class CascadeScorer:
@@ -89,32 +115,51 @@ class CascadeScorer:
             if isinstance(scorer, Checkable):
                 await scorer.check()
 
+    def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> CascadeScorer:
+        """The same gate in front of a variant of the second scorer; stats are shared."""
+        variant = CascadeScorer(
+            self.first,
+            _variant_of(self.second, model, prompt),
+            fallback_to_local=self.fallback_to_local,
+            on_local_fallback=self.on_local_fallback,
+        )
+        variant.stats = self.stats
+        return variant
+
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
+    ) -> list[ScoreOutcome]:
         chosen = resolve_axes(rubric, axes)
-        results = await self.first.score_many(texts, rubric, chosen)
+        results = list(await self.first.score_many(texts, rubric, chosen))
         # The gate is the rubric's primary axis; a request that leaves it out is gated on the
         # first axis it asked for (the cascade must not pay for an axis nobody asked about).
         axis = rubric.primary_axis if rubric.primary_axis in chosen else chosen[0]
         review = rubric.thresholds_for(axis).review
-        unsure = [i for i, result in enumerate(results) if confidence(result, axis) < review]
+        local = {
+            i: result
+            for i, result in enumerate(results)
+            if isinstance(result, ScoreResult) and confidence(result, axis) < review
+        }
+        unsure = list(local)
         self.stats.tickets += len(texts)
         self.stats.reached_second += len(unsure)
         if not unsure:
             return results
-        try:
-            second = await self.second.score_many([texts[i] for i in unsure], rubric, chosen)
-        except ProviderUnavailableError:
-            if not self.fallback_to_local:
-                raise
-            log.warning("provider unavailable: %d ticket(s) answered locally", len(unsure))
-            self.stats.local_fallbacks += len(unsure)
+        if self.fallback_to_local:
+            second = await _outcomes(self.second, [texts[i] for i in unsure], rubric, chosen)
+        else:
+            second = list(await self.second.score_many([texts[i] for i in unsure], rubric, chosen))
+        down = 0
+        for i, outcome in zip(unsure, second, strict=True):
+            if isinstance(outcome, ProviderUnavailableError) and self.fallback_to_local:
+                down += 1
+                outcome = as_local_fallback(local[i])
+            results[i] = outcome
+        if down:
+            log.warning("provider unavailable: %d ticket(s) answered locally", down)
+            self.stats.local_fallbacks += down
             if self.on_local_fallback is not None:
-                self.on_local_fallback(len(unsure))
-            second = [as_local_fallback(results[i]) for i in unsure]
-        for i, result in zip(unsure, second, strict=True):
-            results[i] = result
+                self.on_local_fallback(down)
         return results
 
 
@@ -155,15 +200,28 @@ class LocalFallbackScorer:
         if isinstance(self.primary, Checkable):
             await self.primary.check()
 
+    def variant(
+        self, *, model: str | None = None, prompt: Prompt | None = None
+    ) -> LocalFallbackScorer:
+        return LocalFallbackScorer(
+            _variant_of(self.primary, model, prompt),
+            self.local,
+            on_local_fallback=self.on_local_fallback,
+        )
+
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        try:
-            return await self.primary.score_many(texts, rubric, axes)
-        except ProviderUnavailableError:
-            log.warning("provider unavailable: %d ticket(s) answered locally", len(texts))
-            self.local_fallbacks += len(texts)
-            if self.on_local_fallback is not None:
-                self.on_local_fallback(len(texts))
-            local = await self.local.score_many(texts, rubric, axes)
-            return [as_local_fallback(result) for result in local]
+    ) -> list[ScoreOutcome]:
+        outcomes = await _outcomes(self.primary, texts, rubric, axes)
+        down = [i for i, o in enumerate(outcomes) if isinstance(o, ProviderUnavailableError)]
+        if not down:
+            return outcomes
+        log.warning("provider unavailable: %d ticket(s) answered locally", len(down))
+        self.local_fallbacks += len(down)
+        if self.on_local_fallback is not None:
+            self.on_local_fallback(len(down))
+        # only the tickets the provider could not answer, in one batched local call
+        local = await self.local.score_many([texts[i] for i in down], rubric, axes)
+        for i, result in zip(down, local, strict=True):
+            outcomes[i] = as_local_fallback(result) if isinstance(result, ScoreResult) else result
+        return outcomes

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from gateway import telemetry
 from gateway.config import Settings
-from gateway.errors import ConfigError, InvalidRequestError
+from gateway.errors import ConfigError, GatewayError, InvalidRequestError, ProviderUnavailableError
 from gateway.prompts import Prompt, load_prompt
 from gateway.providers import CallOutcome, ProviderClient
-from gateway.scoring.base import Scorer
+from gateway.scoring.base import Checkable, Scorer
 from gateway.scoring.cascade import CascadeScorer, LocalFallbackScorer
-from gateway.scoring.llm import Checkable, LLMScorer
+from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
 
@@ -89,7 +93,31 @@ def build_scorer(
     raise ConfigError(f"unknown scorer {kind!r}; choose local, llm, logprob or cascade")
 
 
-async def check_scorer(scorer: Scorer) -> None:
-    """Start-up checks: warms the provider path and refuses a logprob model without logprobs."""
-    if isinstance(scorer, Checkable):
+async def check_scorer(scorer: Scorer) -> bool:
+    """Start-up checks: warms the provider path and refuses a logprob model without logprobs.
+
+    Raises ``ConfigError`` for what a restart with other settings must fix (no logprobs, an
+    unknown provider, a rejected key). Returns False, with a warning, when the provider could not
+    be reached at all (every retry and fallback failed on transient faults): an outage says
+    nothing about the configuration, and failing start-up for it would leave the server
+    unusable until someone restarts it, long after the provider is back. Requests then meet the
+    outage per ticket (503, or the local fallback) and succeed once the provider recovers.
+    """
+    if not isinstance(scorer, Checkable):
+        return True
+    try:
         await scorer.check()
+    except ProviderUnavailableError as exc:
+        log.warning(
+            "start-up check of the %s scorer (model %s) skipped: %s", scorer.name, scorer.model, exc
+        )
+        return False
+    except GatewayError:
+        raise
+    except Exception as exc:  # the start-up edge: litellm's own errors, e.g. an unknown provider
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ConfigError(
+            f"start-up check of the {scorer.name} scorer (model {scorer.model!r}) failed: "
+            f"{type(exc).__name__}: {first_line}"
+        ) from exc
+    return True

@@ -12,22 +12,16 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from gateway.distribution import normalise
+from gateway.errors import GatewayError, InvalidRequestError
 from gateway.prompts import Prompt, PromptRef
 from gateway.providers import ProviderClient
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.base import AxisScores, ScoreOutcome, ScoreResult
 
 T = TypeVar("T")
-
-
-@runtime_checkable
-class Checkable(Protocol):
-    """A scorer with a start-up check (see ``factory.check_scorer``)."""
-
-    async def check(self) -> None: ...
 
 
 def config_fingerprint(config: Mapping[str, object]) -> str:
@@ -90,11 +84,30 @@ class ProviderScorer:
     def prompt(self) -> str:
         return self._prompt.ref.tag
 
+    def _variant_prompt(self, prompt: Prompt | None) -> Prompt:
+        """The prompt of a variant: a request's override must be of this scorer's kind."""
+        if prompt is None:
+            return self._prompt
+        if prompt.kind != self.prompt_kind:
+            raise InvalidRequestError(
+                f"prompt {prompt.ref.id!r} is a {prompt.kind} prompt; "
+                f"the {self.name} scorer needs a {self.prompt_kind} one"
+            )
+        return prompt
+
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
+    ) -> list[ScoreOutcome]:
         chosen = resolve_axes(rubric, axes)
-        return await gather_or_cancel(self._score_one(text, rubric, chosen) for text in texts)
+        return await gather_or_cancel(self._outcome(text, rubric, chosen) for text in texts)
+
+    async def _outcome(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreOutcome:
+        try:
+            return await self._score_one(text, rubric, axes)
+        except GatewayError as exc:
+            # One ticket's provider failure (after retries and fallbacks) is that ticket's:
+            # the rest of the batch goes on. Anything else (a bug) still cancels the batch.
+            return exc
 
     async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
         raise NotImplementedError
@@ -134,7 +147,7 @@ class LLMScorer(ProviderScorer):
     def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> LLMScorer:
         return LLMScorer(
             self._client,
-            prompt or self._prompt,
+            self._variant_prompt(prompt),
             max_reasks=self._max_reasks,
             concurrency=self._semaphore,
             model=model or self._model,

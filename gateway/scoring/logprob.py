@@ -83,6 +83,18 @@ class LogprobScorer(ProviderScorer):
             }
         )
 
+    def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> LogprobScorer:
+        """A request's model/prompt override, sharing the client and the concurrency bound.
+        No probe is run for it: a model without logprobs fails that request (502), not the
+        server."""
+        return LogprobScorer(
+            self._client,
+            self._variant_prompt(prompt),
+            concurrency=self._semaphore,
+            top_logprobs=self._top_logprobs,
+            model=model or self._model,
+        )
+
     async def check(self) -> None:
         """Refuse, at start-up, a model that does not return logprobs."""
         hint = "use GATEWAY_SCORER=llm for this model"

@@ -1,0 +1,94 @@
+"""Per-request ``model``/``prompt`` overrides (``GATEWAY_ALLOW_OVERRIDES``).
+
+The served scorer is built once at start-up. A request that names another prompt (a version id
+from ``prompts/``, optionally with its hash: ``classify.v1`` or ``classify.v1@1a2b3c4d``) or
+another model (one of ``GATEWAY_OVERRIDE_MODELS``) is scored by a variant of it
+(``Overridable.variant``) that shares the provider client and its concurrency bound. Each
+distinct (model, prompt) is built once and kept, least recently used first out beyond
+``max_variants``, so a stream of distinct overrides cannot grow memory without bound.
+
+Naming what the server already runs is never an override, so it is accepted everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from gateway.config import Settings
+from gateway.errors import InvalidRequestError
+from gateway.prompts import Prompt, load_prompt
+from gateway.scoring.base import Overridable, Scorer
+
+MAX_VARIANTS = 32
+
+
+class ScorerVariants:
+    def __init__(self, base: Scorer, settings: Settings, max_variants: int = MAX_VARIANTS) -> None:
+        self.base = base
+        self.settings = settings
+        self.max_variants = max_variants
+        self._built: OrderedDict[tuple[str | None, str | None], Scorer] = OrderedDict()
+        # requests are validated in worker threads (Classifier._prepare_all)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+    def _serves_prompt(self, prompt: str) -> bool:
+        served = self.base.prompt  # "classify.v2@<sha8>", or None for the embedded model
+        return served is not None and prompt in (served, served.split("@")[0])
+
+    def for_request(self, model: str | None, prompt: str | None) -> Scorer:
+        """The scorer for a request's overrides; raises ``InvalidRequestError`` (422)."""
+        model = None if model == self.base.model else model
+        prompt = None if prompt is None or self._serves_prompt(prompt) else prompt
+        if model is None and prompt is None:
+            return self.base
+        if not isinstance(self.base, Overridable):
+            if prompt is not None:
+                raise InvalidRequestError(
+                    f"'prompt' does not apply to the {self.base.name} scorer (an embedded "
+                    "model that uses no prompt); prompts apply to the llm, logprob and "
+                    "cascade scorers"
+                )
+            raise InvalidRequestError(
+                f"model {model!r} is not served here; the {self.base.name} scorer runs "
+                f"only {self.base.model!r}"
+            )
+        if not self.settings.allow_overrides:
+            asked = f"model {model!r}" if model is not None else f"prompt {prompt!r}"
+            raise InvalidRequestError(
+                f"{asked} is not served here; this gateway runs {self.base.model!r} with "
+                f"{self.base.prompt} and does not allow per-request overrides "
+                "(GATEWAY_ALLOW_OVERRIDES)"
+            )
+        if model is not None and model not in self.settings.override_models:
+            allowed = [self.base.model, *self.settings.override_models]
+            raise InvalidRequestError(
+                f"model {model!r} is not allowed here; allowed: {allowed} (GATEWAY_OVERRIDE_MODELS)"
+            )
+        loaded = self._load_prompt(prompt) if prompt is not None else None
+        key = (model, loaded.ref.tag if loaded is not None else None)
+        with self._lock:
+            hit = self._built.get(key)
+            if hit is not None:
+                self._built.move_to_end(key)
+                return hit
+        built = self.base.variant(model=model, prompt=loaded)
+        with self._lock:
+            # another thread may have built the same variant meanwhile: keep the first
+            kept = self._built.setdefault(key, built)
+            self._built.move_to_end(key)
+            while len(self._built) > self.max_variants:
+                self._built.popitem(last=False)
+        return kept
+
+    def _load_prompt(self, ref: str) -> Prompt:
+        version, _, sha = ref.partition("@")
+        loaded = load_prompt(version, self.settings.prompts_dir)
+        if sha and not loaded.ref.sha.startswith(sha):
+            raise InvalidRequestError(
+                f"prompt {ref!r}: this gateway's {loaded.ref.id} is {loaded.ref.tag}"
+            )
+        return loaded

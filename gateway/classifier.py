@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
+from gateway.batching import MicroBatcher
 from gateway.cache import CacheKey, ResultCache
 from gateway.calibration import CalibrationStore
 from gateway.config import Settings
@@ -63,6 +64,7 @@ class Classifier:
         self.floors = Floors(none_fits=settings.none_fits_floor, multi_fit=settings.multi_fit_floor)
         self._passthrough = PassThroughRedactor()
         self.calibrations = CalibrationStore()
+        self._batchers: tuple[asyncio.AbstractEventLoop, MicroBatcher] | None = None
 
     @property
     def scorer(self) -> Scorer:
@@ -328,10 +330,24 @@ class Classifier:
     # ------------------------------------------------------------------ API
 
     async def classify(self, req: ClassifyRequest) -> ClassifyResponse:
+        batcher = self._batcher()
+        if batcher is not None:
+            return await batcher.submit(req)
         (outcome,) = await self.classify_many([req])
         if isinstance(outcome, GatewayError):
             raise outcome
         return outcome
+
+    def _batcher(self) -> MicroBatcher | None:
+        """Concurrent requests share a batch on the embedded model (``gateway.batching``).
+        Not for provider scorers: one batch at a time would queue tickets behind the slowest
+        LLM answer of the batch before."""
+        if self.settings.micro_batch <= 1 or self.settings.scorer_kind != "local":
+            return None
+        loop = asyncio.get_running_loop()
+        if self._batchers is None or self._batchers[0] is not loop:
+            self._batchers = (loop, MicroBatcher(self.classify_many, self.settings.micro_batch))
+        return self._batchers[1]
 
     async def classify_many(
         self, reqs: Sequence[ClassifyRequest]

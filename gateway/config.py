@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(20_000, ge=1)
     max_batch: int = Field(256, ge=1)
     max_inline_labels: int = Field(64, ge=1)
+    # concurrent /classify requests on the embedded model are scored together, up to this many
+    # (gateway/batching.py); 1 turns it off
+    micro_batch: int = Field(64, ge=1)
     max_label_chars: int = Field(1_000, ge=1)
     # How often (seconds) rubric files are checked for changes; 0 checks on every request.
     rubric_reload_interval_s: float = Field(1.0, ge=0)
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     allow_unredacted: bool = Field(False, description="requests may send redact=false")
     redaction_score_threshold: float = Field(0.5, ge=0, le=1)
     redaction_allow: list[str] = Field(default_factory=list)
+    redaction_memo_chars: int = Field(
+        4_000_000,
+        ge=0,
+        description="redacted text kept in memory for repeats (HMAC-keyed); 0 = off",
+    )
     redaction_allow_patterns: list[str] = Field(
         default_factory=list, description="regular expressions whose matches are never redacted"
     )

@@ -60,9 +60,12 @@ async def check_scorer(settings: Settings, scorer: Scorer) -> bool:
 def build_redactor(settings: Settings) -> Redactor:
     if not settings.redact:
         return PassThroughRedactor()
-    from gateway.redact import PresidioRedactor  # heavy import (spaCy): only when used
+    from gateway.redact import MemoizedRedactor, PresidioRedactor  # heavy import (spaCy)
 
-    return PresidioRedactor.from_settings(settings)
+    presidio = PresidioRedactor.from_settings(settings)
+    if settings.redaction_memo_chars == 0:
+        return presidio
+    return MemoizedRedactor(presidio, settings.redaction_memo_chars)
 
 
 def build_classifier(settings: Settings, rubrics: RubricStore | None = None) -> Classifier:

@@ -23,10 +23,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(20_000, ge=1)
     max_batch: int = Field(256, ge=1)
     max_inline_labels: int = Field(64, ge=1)
+    max_label_chars: int = Field(1_000, ge=1)
     # concurrent /classify requests on the embedded model are scored together, up to this many
     # (gateway/batching.py); 1 turns it off
     micro_batch: int = Field(64, ge=1)
-    max_label_chars: int = Field(1_000, ge=1)
     # How often (seconds) rubric files are checked for changes; 0 checks on every request.
     rubric_reload_interval_s: float = Field(1.0, ge=0)
 

@@ -76,6 +76,10 @@ class Encoder:
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: the server runs Presidio, the event loop
+        # and other requests beside this session; spinning threads took their cores (embedding
+        # one ticket: p50 19.4 ms spinning vs 8.7 ms not, with the machine busy).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 model_bytes, sess_options=options, providers=["CPUExecutionProvider"]

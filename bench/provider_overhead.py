@@ -9,8 +9,9 @@ the code measured), answering every structured request from the request's own sc
 
 Phase 1, overhead: sequential calls against the server answering instantly. The exact request
 body the gateway sends is also sent with a bare httpx client (the floor: HTTP round trip + the
-server's own time) and with bare ``litellm.acompletion`` (what litellm alone costs); the server
-gives all three the same answer. Overhead = gateway − floor.
+server's own time) and with bare ``litellm.acompletion`` (what litellm alone costs, run the way the
+gateway runs it: see gateway/provider_tuning.py); the server gives all three the same answer.
+Overhead = gateway − floor.
 Phase 2, concurrency: N calls at once with the server answering in 200 ms; all must succeed.
 
 Targets (issue 3): overhead p50 ≤ 5 ms; 200 concurrent without error. Exits 1 on an error.
@@ -39,7 +40,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.errors import GatewayError  # noqa: E402  (after the path set-up above)
+from gateway import provider_tuning  # noqa: E402  (after the path set-up above)
+from gateway.errors import GatewayError  # noqa: E402
 from gateway.prompts import load_prompt  # noqa: E402
 from gateway.providers import ProviderClient, ProviderConfig, litellm  # noqa: E402
 from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
@@ -180,19 +182,22 @@ async def overhead(target: Target, api_base: str, body: dict[str, Any], calls: i
     messages = body["messages"]
     async with httpx.AsyncClient(base_url=api_base) as raw:
         floor = await timed(lambda: raw.post("/chat/completions", json=body), calls)
-    bare = await timed(
-        lambda: litellm.acompletion(
-            model=MODEL,
-            messages=messages,
-            api_base=api_base,
-            api_key="sk-bench",
-            temperature=0,
-            response_format={"type": "json_object"},
-            num_retries=0,
-            max_retries=0,
-        ),
-        calls,
-    )
+
+    async def bare_litellm() -> object:
+        # litellm as the gateway runs it: its logging pipeline off while no callback listens
+        with provider_tuning.litellm_logging_skipped():
+            return await litellm.acompletion(
+                model=MODEL,
+                messages=messages,
+                api_base=api_base,
+                api_key="sk-bench",
+                temperature=0,
+                response_format={"type": "json_object"},
+                num_retries=0,
+                max_retries=0,
+            )
+
+    bare = await timed(bare_litellm, calls)
     gateway = await timed(lambda: target.call(TICKET), calls)
     print(f"phase 1: {calls} sequential calls, provider answering instantly")
     print(line("bare httpx (floor)", floor))

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     local_raw_center: float = 0.30
     local_raw_scale: float = Field(14.2, gt=0)
     local_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores")
+    local_spin: bool = Field(False, description="onnxruntime pool threads spin while idle")
     local_max_tokens: int = Field(256, ge=8, le=512)
 
     # Decision floors on raw (per-rubric yes-probability) scores.

@@ -26,7 +26,11 @@ log = logging.getLogger("gateway")
 
 
 def build_local_scorer(settings: Settings) -> LocalScorer:
-    encoder = Encoder(max_tokens=settings.local_max_tokens, threads=settings.local_threads)
+    encoder = Encoder(
+        max_tokens=settings.local_max_tokens,
+        threads=settings.local_threads,
+        spin=settings.local_spin,
+    )
     params = LocalParams(
         temperature=settings.local_temperature,
         raw_center=settings.local_raw_center,

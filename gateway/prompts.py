@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import (
     AfterValidator,
@@ -323,15 +323,40 @@ def _split_front_matter(source: str, path: Path) -> tuple[PromptMeta, str]:
     return meta, source[end + 5 :]
 
 
-class Prompt:
-    """One loaded template version. Thread-safe; response specs are cached per rubric axes."""
+def _block_reads(body: str, block: str, names: frozenset[str]) -> bool:
+    """Whether the template's ``block`` refers to any of ``names`` (or to ``self``: other blocks).
 
-    def __init__(self, ref: PromptRef, meta: PromptMeta, template: Template, path: Path) -> None:
+    Blocks are rendered on their own (``Prompt.render``), so top-level ``set``s and macros never
+    reach them: a block sees only the variables it names.
+    """
+    tree = _ENV.parse(body)
+    for node in tree.find_all(nodes.Block):
+        if node.name == block:
+            return any(n.name in names or n.name == "self" for n in node.find_all(nodes.Name))
+    return True
+
+
+class Prompt:
+    """One loaded template version. Thread-safe; response specs are cached per rubric axes, and so
+    is the system message when the template's system block does not read the ticket."""
+
+    def __init__(
+        self,
+        ref: PromptRef,
+        meta: PromptMeta,
+        template: Template,
+        path: Path,
+        *,
+        system_reads_ticket: bool = True,
+    ) -> None:
         self.ref = ref
         self.meta = meta
         self.path = path
         self._template = template
         self._specs: dict[tuple[str, tuple[str, ...]], ResponseSpec] = {}
+        # (spec key, rubric name, rubric description) -> system message: all the system block sees
+        self._systems: dict[tuple[str, tuple[str, ...], str, str | None], ChatMessage] = {}
+        self._system_reads_ticket = system_reads_ticket
         self._lock = threading.Lock()
 
     @property
@@ -349,27 +374,41 @@ class Prompt:
                 self._specs[key] = spec
         return spec
 
-    def render(self, **context: object) -> tuple[ChatMessage, ...]:
+    def _render_block(self, block: str, context: dict[str, object]) -> ChatMessage:
         try:
-            ctx = self._template.new_context(dict(context))
-            system = "".join(self._template.blocks["system"](ctx)).strip()
-            user = "".join(self._template.blocks["user"](ctx)).strip()
+            ctx = self._template.new_context(context)
+            content = "".join(self._template.blocks[block](ctx)).strip()
         except TemplateError as exc:
             # names the template and the Jinja problem, never the ticket
             raise ConfigError(f"prompt {self.ref.id} failed to render: {exc.message}") from None
-        return (ChatMessage(role="system", content=system), ChatMessage(role="user", content=user))
+        return ChatMessage(role="system" if block == "system" else "user", content=content)
+
+    def render(self, **context: object) -> tuple[ChatMessage, ...]:
+        return (self._render_block("system", context), self._render_block("user", context))
 
     def compile(self, rubric: RubricSet, axes: list[str], text: str) -> CompiledPrompt:
         """Messages + response model for a structured prompt: all axes in one call."""
         if self.kind != "structured":
             raise ConfigError(f"prompt {self.ref.id} is a {self.kind} prompt, not structured")
         spec = self.response_spec(rubric, axes)
-        messages = self.render(
-            rubric=RubricView(name=rubric.name, description=rubric.description),
-            axes=spec.axes,
-            text=text,
-        )
-        return CompiledPrompt(ref=self.ref, messages=messages, spec=spec)
+        context: dict[str, object] = {
+            "rubric": RubricView(name=rubric.name, description=rubric.description),
+            "axes": spec.axes,
+            "text": text,
+        }
+        if self._system_reads_ticket:
+            return CompiledPrompt(ref=self.ref, messages=self.render(**context), spec=spec)
+        # The system message (rubric + axes, ~90% of the rendering) is the same for every ticket.
+        key = (rubric.axis_fingerprint(axes), tuple(axes), rubric.name, rubric.description)
+        system = self._systems.get(key)
+        if system is None:
+            system = self._render_block("system", context)
+            with self._lock:
+                if len(self._systems) > 1024:
+                    self._systems.clear()
+                self._systems[key] = system
+        user = self._render_block("user", context)
+        return CompiledPrompt(ref=self.ref, messages=(system, user), spec=spec)
 
     def render_label_code(self, rubric: RubricSet, axis: str, text: str) -> tuple[ChatMessage, ...]:
         """Messages for a label_code prompt: one axis, labels coded A, B, C..."""
@@ -433,4 +472,10 @@ def _load(ref: str, directory: Path) -> Prompt:
     if missing:
         raise ConfigError(f"{path}: template lacks block(s) {missing}")
     sha = hashlib.sha256(data).hexdigest()
-    return Prompt(PromptRef(name=name, version=version, sha=sha), meta, template, path)
+    return Prompt(
+        PromptRef(name=name, version=version, sha=sha),
+        meta,
+        template,
+        path,
+        system_reads_ticket=_block_reads(body, "system", frozenset({"text"})),
+    )

@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -60,6 +59,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from gateway import provider_tuning
 from gateway.config import Settings
 from gateway.errors import (
     ConfigError,
@@ -82,40 +82,8 @@ logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 M = TypeVar("M", bound=BaseModel)
 
-
-def _memoize_async_validator_check() -> None:
-    """Make instructor's per-call response-model audit run once per model class.
-
-    instructor walks the whole class tree of the response model (every MRO member of every
-    nested model) about five times per call, to refuse async validators it cannot run. For the
-    gateway's nested rubric models that is 3-5 ms a call, a third of the measured overhead
-    (bench/provider_overhead.py), and the answer for a class never changes. Only classes that
-    passed are remembered, so a model with async validators is still refused every time. If
-    instructor moves the function, this does nothing and the check simply stays uncached.
-    """
-    import instructor.v2.core.patch as patch_module
-    import instructor.v2.validation.async_validators as validators
-
-    original = validators.reject_async_validators
-    if getattr(original, "_gateway_memoized", False):
-        return
-    passed: weakref.WeakSet[type] = weakref.WeakSet()
-
-    def reject_async_validators(response_model: Any) -> None:
-        if isinstance(response_model, type) and response_model in passed:
-            return
-        original(response_model)
-        if isinstance(response_model, type):
-            passed.add(response_model)
-
-    reject_async_validators._gateway_memoized = True  # type: ignore[attr-defined]
-    # most callers import it from its module at call time; patch.py imported it at load time
-    for module in (validators, patch_module):
-        if getattr(module, "reject_async_validators", None) is original:
-            module.reject_async_validators = reject_async_validators  # type: ignore[attr-defined]
-
-
-_memoize_async_validator_check()
+# Per-call instructor and litellm work skipped or done once (see gateway/provider_tuning.py).
+provider_tuning.apply()
 
 _NOT_TRANSIENT = (
     openai.BadRequestError,  # includes litellm's ContextWindowExceeded, ContentPolicy, params
@@ -626,15 +594,16 @@ class ProviderClient:
         if "logprobs" not in kwargs:
             # reasoning models reject temperature=0; dropping it beats failing the request
             extra["drop_params"] = True
-        response = await litellm.acompletion(
-            model=model,
-            temperature=0,
-            timeout=self.config.timeout_s,
-            num_retries=0,  # tenacity above is the only retry layer
-            max_retries=0,  # ... and the OpenAI SDK must not retry underneath litellm either
-            **extra,
-            **kwargs,
-        )
+        with provider_tuning.litellm_logging_skipped():  # no litellm callbacks: metrics are ours
+            response = await litellm.acompletion(
+                model=model,
+                temperature=0,
+                timeout=self.config.timeout_s,
+                num_retries=0,  # tenacity above is the only retry layer
+                max_retries=0,  # ... and the OpenAI SDK must not retry underneath litellm either
+                **extra,
+                **kwargs,
+            )
         if not isinstance(response, litellm.ModelResponse):
             raise ProviderError("unexpected streaming response from litellm")
         return response

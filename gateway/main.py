@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, *, wait: bool = False) -> FastA
         yield
         if state.classifier is not None and state.classifier.cache is not None:
             state.classifier.cache.close()
+        app.state.guard.close()  # reopens by itself if the app is started again
 
     app = FastAPI(
         title="rubric-gateway",

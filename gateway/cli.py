@@ -61,6 +61,11 @@ def serve(
                 port=settings.port,
                 workers=workers,
                 log_level="info",
+                # A worker loads the models before it is ready (gateway/asgi.py): 3-4 s idle,
+                # more under load. A SIGHUP rolling restart gives a new worker this long to get
+                # ready (uvicorn's default, 5 s, would abandon it); the same bound applies to a
+                # hung worker's liveness ping, answered by a thread even while the model loads.
+                timeout_worker_healthcheck=30,
             )
     else:
         from gateway.main import create_app

@@ -33,7 +33,6 @@ from gateway.eval_metrics import (
     ClassMetrics,
     CoveragePoint,
     Interval,
-    LabelStats,
     McNemar,
     MultiLabelMetrics,
     ReliabilityBin,
@@ -239,7 +238,9 @@ class Timing(BaseModel):
     latency_p95_ms: float | None
 
 
-class RunMetrics(BaseModel):
+class RunMetrics(ClassMetrics):
+    """A run's classification metrics (``ClassMetrics``) and everything else measured of it."""
+
     key: str
     run: RunSpec
     scorer: str | None
@@ -248,12 +249,6 @@ class RunMetrics(BaseModel):
     n: int
     n_errors: int
     n_in_scope: int
-    accuracy: float
-    macro_f1: float
-    weighted_f1: float
-    macro_precision: float
-    macro_recall: float
-    per_label: dict[str, LabelStats]
     confusion: ConfusionMatrix | None = None
     ece: float = Field(description="top-label ECE over in-scope tickets, 15 bins")
     ece_all: float | None = Field(None, description="ECE counting out-of-scope tickets as wrong")
@@ -474,12 +469,7 @@ def compute_metrics(
         n=n,
         n_errors=n - len(ok_preds),
         n_in_scope=len(in_scope),
-        accuracy=cls.accuracy,
-        macro_f1=cls.macro_f1,
-        weighted_f1=cls.weighted_f1,
-        macro_precision=cls.macro_precision,
-        macro_recall=cls.macro_recall,
-        per_label=cls.per_label,
+        **dict(cls),
         confusion=confusion,
         ece=ece,
         ece_all=ece_all,

@@ -125,17 +125,25 @@ class TokenBucket:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
+    def refilled(self, tokens: float, last: float, now: float) -> float:
+        """A bucket's tokens at ``now``; a clock stepped back refills nothing."""
+        return min(self.capacity, tokens + max(0.0, now - last) * self.refill_per_s)
+
+    def wait_for_one(self, tokens: float) -> float:
+        """Seconds until a bucket holding ``tokens`` (< 1) has one."""
+        return (1.0 - tokens) / self.refill_per_s
+
     def take(self, who: str) -> float:
         """0 when allowed; otherwise seconds until one token is available."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(who, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self.refill_per_s)
+            tokens = self.refilled(tokens, last, now)
             if tokens >= 1.0:
                 self._buckets[who] = (tokens - 1.0, now)
                 return 0.0
             self._buckets[who] = (tokens, now)
-            return (1.0 - tokens) / self.refill_per_s
+            return self.wait_for_one(tokens)
 
 
 _WARN_EVERY_S = 60.0  # a failing store fails every request: warn once a minute
@@ -156,10 +164,8 @@ class SharedTokenBucket:
     """
 
     def __init__(self, per_minute: int, directory: Path) -> None:
-        self.capacity = float(per_minute)
-        self.refill_per_s = per_minute / 60.0
         self.directory = directory
-        self.local = TokenBucket(per_minute)  # the fallback
+        self.local = TokenBucket(per_minute)  # the fallback, and the bucket arithmetic
         self._warned_at = -_WARN_EVERY_S
         self._store = self._open()
 
@@ -206,16 +212,14 @@ class SharedTokenBucket:
     def _take(self, store: diskcache.Cache, who: str) -> float:
         with store.transact():
             now = time.time()  # inside the lock: every process sees times in order
-            stored, last = store.get(who, default=(self.capacity, now))
-            # A clock stepped back refills nothing rather than going negative.
-            tokens = min(
-                self.capacity, float(stored) + max(0.0, now - float(last)) * self.refill_per_s
-            )
+            bucket = self.local
+            stored, last = store.get(who, default=(bucket.capacity, now))
+            tokens = bucket.refilled(float(stored), float(last), now)
             if tokens < 1.0:
-                return (1.0 - tokens) / self.refill_per_s  # nothing written: refusals are cheap
+                return bucket.wait_for_one(tokens)  # nothing written: refusals are cheap
             tokens -= 1.0
             # Once full again the entry says nothing a missing one does not: let it expire.
-            full_in = (self.capacity - tokens) / self.refill_per_s
+            full_in = (bucket.capacity - tokens) / bucket.refill_per_s
             store.set(who, (tokens, now), expire=full_in + 1.0)
             return 0.0
 

@@ -24,7 +24,7 @@ from gateway.errors import (
     TextTooLongError,
 )
 from gateway.redact import PassThroughRedactor, RedactedText, Redactor
-from gateway.rubrics import RubricSet, RubricStore, Thresholds
+from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.rules import apply_rules
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
 from gateway.scoring.base import AxisScores, Scorer, ScoreResult
@@ -158,9 +158,9 @@ class Classifier:
                 valid[i] = self._validate(req)
             except GatewayError as exc:
                 out[i] = exc
-        groups: dict[tuple[int, str], list[int]] = {}
+        groups: dict[tuple[int, RedactionOverrides], list[int]] = {}
         for i, (rubric, _, redactor, _) in valid.items():
-            key = (id(redactor), rubric.redaction.model_dump_json())
+            key = (id(redactor), rubric.redaction)  # frozen, so hashable
             groups.setdefault(key, []).append(i)
         for indices in groups.values():
             rubric, _, redactor, _ = valid[indices[0]]

@@ -10,10 +10,14 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from gateway.evaluate import (
     Comparison,
@@ -268,6 +272,15 @@ def _agg() -> None:
     matplotlib.use("Agg")
 
 
+def _save(fig: Figure, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_confusion(m: RunMetrics, path: Path) -> Path | None:
     if m.confusion is None:
         return None
@@ -288,10 +301,7 @@ def plot_confusion(m: RunMetrics, path: Path) -> Path | None:
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(f"Confusion (row-normalised): {m.key}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_reliability(runs: Sequence[RunMetrics], path: Path) -> Path:
@@ -310,10 +320,7 @@ def plot_reliability(runs: Sequence[RunMetrics], path: Path) -> Path:
     ax.set_ylabel("accuracy")
     ax.set_title("Reliability (in-scope tickets)")
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_coverage(runs: Sequence[RunMetrics], path: Path) -> Path:
@@ -346,10 +353,7 @@ def plot_coverage(runs: Sequence[RunMetrics], path: Path) -> Path:
     ax.set_title("Accuracy vs coverage across thresholds")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_report(

@@ -102,9 +102,9 @@ class MemoizedRedactor:
         self._memo: OrderedDict[bytes, RedactedText] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _digest(self, text: str, overrides: RedactionOverrides | None) -> bytes:
+    def _digests(self, texts: Sequence[str], overrides: RedactionOverrides | None) -> list[bytes]:
         scope = overrides.model_dump_json() if overrides is not None else ""
-        return hmac.digest(self._key, f"{scope}\0{text}".encode(), "sha256")
+        return [hmac.digest(self._key, f"{scope}\0{text}".encode(), "sha256") for text in texts]
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
         (result,) = self.redact_batch([text], overrides)
@@ -113,7 +113,7 @@ class MemoizedRedactor:
     def redact_batch(
         self, texts: Sequence[str], overrides: RedactionOverrides | None = None
     ) -> list[RedactedText]:
-        keys = [self._digest(text, overrides) for text in texts]
+        keys = self._digests(texts, overrides)
         found: dict[int, RedactedText] = {}
         with self._lock:
             for i, key in enumerate(keys):

@@ -592,4 +592,4 @@ def test_memo_holds_no_ticket_text_and_stays_within_its_bound() -> None:
 def test_memo_key_is_secret_per_process() -> None:
     one = MemoizedRedactor(_CountingRedactor(), 1_000)
     two = MemoizedRedactor(_CountingRedactor(), 1_000)
-    assert one._digest("same text", None) != two._digest("same text", None)
+    assert one._digests(["same text"], None) != two._digests(["same text"], None)

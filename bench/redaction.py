@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.redact import ENTITY_TYPES, Finding, PresidioRedactor  # noqa: E402
+from gateway.redaction.presidio import ENTITY_TYPES, Finding, PresidioRedactor  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "pii_tickets" / "tickets.jsonl"
 CORE_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN")

@@ -17,10 +17,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 from functools import lru_cache
 
-from gateway.classifier import Classifier
 from gateway.config import Settings, get_settings
 from gateway.errors import GatewayError
-from gateway.rubrics import RubricSet, load_rubrics, parse_rubric
+from gateway.pipeline.classifier import Classifier
+from gateway.rubrics.model import RubricSet, load_rubrics, parse_rubric
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 
 @lru_cache(maxsize=1)
 def _default_classifier() -> Classifier:
-    from gateway.main import build_classifier
+    from gateway.server.app import build_classifier
 
     return build_classifier(get_settings())
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from gateway.config import Settings, get_settings
 from gateway.errors import GatewayError, RubricInvalidError
-from gateway.rubrics import load_rubric_file
+from gateway.rubrics.model import load_rubric_file
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 app = typer.Typer(
@@ -68,7 +68,7 @@ def serve(
                 timeout_worker_healthcheck=30,
             )
     else:
-        from gateway.main import create_app
+        from gateway.server.app import create_app
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
@@ -76,7 +76,7 @@ def serve(
 @contextmanager
 def _multiprocess_metrics() -> Iterator[None]:
     """Each worker is a process: its metrics go to files in PROMETHEUS_MULTIPROC_DIR, which
-    /metrics sums (gateway.telemetry). Set here, before uvicorn spawns the workers, so they
+    /metrics sums (gateway.server.telemetry). Set here, before uvicorn spawns the workers, so they
     inherit it; a directory of our own is removed afterwards."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
@@ -120,7 +120,7 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON response")] = False,
 ) -> None:
     """Classify one ticket locally (no server needed) and print the result."""
-    from gateway.main import build_classifier, check_scorer
+    from gateway.server.app import build_classifier, check_scorer
 
     if text == "-":
         text = sys.stdin.read()
@@ -172,7 +172,7 @@ def check(
         ok.append(path)
         if not no_overlap:
             if scorer is None:
-                from gateway.main import build_local_scorer
+                from gateway.server.app import build_local_scorer
 
                 scorer = build_local_scorer(get_settings())
             for axis, a, b, cos in scorer.near_duplicates(rubric, overlap):
@@ -196,8 +196,8 @@ def check(
 
 
 def _require_safe_bind(settings: Settings) -> None:
-    """No API keys configured: refuse a non-loopback bind (gateway.security)."""
-    from gateway.security import require_safe_bind
+    """No API keys configured: refuse a non-loopback bind (gateway.server.security)."""
+    from gateway.server.security import require_safe_bind
 
     try:
         require_safe_bind(settings)
@@ -213,7 +213,7 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("stats")
 def cache_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Entries, size on disk, limit and TTL of the result cache."""
-    from gateway.cache import open_cache
+    from gateway.cache.disk import open_cache
 
     cache = open_cache(get_settings())
     stats = cache.stats()
@@ -232,7 +232,7 @@ def cache_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @cache_app.command("clear")
 def cache_clear() -> None:
     """Remove every cached result (safe while servers run: diskcache is process-safe)."""
-    from gateway.cache import open_cache
+    from gateway.cache.disk import open_cache
 
     cache = open_cache(get_settings())
     removed = cache.clear()
@@ -241,7 +241,7 @@ def cache_clear() -> None:
 
 
 def _register_eval_commands() -> None:
-    from gateway.eval_cli import register
+    from gateway.evals.cli import register
 
     register(app)
 

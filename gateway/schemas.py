@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from gateway.rubrics import Label
+from gateway.rubrics.model import Label
 
 Decision = Literal["auto_route", "review", "manual", "escalate"]
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from wire_server import WireServer, guard_network
 
 from gateway.config import PROJECT_ROOT, Settings
-from gateway.main import build_local_scorer, create_app
 from gateway.scoring.local import LocalScorer
+from gateway.server.app import build_local_scorer, create_app
 
 RUBRICS = PROJECT_ROOT / "rubrics"
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.config import Settings
-from gateway.main import create_app
+from gateway.server.app import create_app
 
 SEED = (
     "I was charged twice for my subscription this month. Order #12345. "

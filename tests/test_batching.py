@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.batching import MicroBatcher, Outcome
-from gateway.classifier import Classifier
 from gateway.errors import GatewayError, TextEmptyError
+from gateway.pipeline.batching import MicroBatcher, Outcome
+from gateway.pipeline.classifier import Classifier
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef
 
 

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.cache import CacheKey, ResultCache
-from gateway.classifier import Classifier
+from gateway.cache.disk import CacheKey, ResultCache
 from gateway.config import Settings
-from gateway.main import create_app
-from gateway.redact import PassThroughRedactor
-from gateway.rubrics import RubricSet, RubricStore
+from gateway.pipeline.classifier import Classifier
+from gateway.redaction.presidio import PassThroughRedactor
+from gateway.rubrics.model import RubricSet, RubricStore
 from gateway.schemas import ClassifyRequest
 from gateway.scoring.base import AxisScores, ScoreResult
 from gateway.scoring.local import LocalScorer
+from gateway.server.app import create_app
 
 TICKET = "I was charged twice this month. Order #12345."
 
@@ -206,7 +206,7 @@ _WORKER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from gateway.cache import ResultCache
+    from gateway.cache.disk import ResultCache
     from gateway.scoring.base import AxisScores, ScoreResult
     cache = ResultCache(Path(sys.argv[1]), None, 1 << 26)
     me, other, n = sys.argv[2], sys.argv[3], int(sys.argv[4])

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.calibration import (
+from gateway.evals.metrics import expected_calibration_error, nll
+from gateway.pipeline.calibration import (
     Calibration,
     CalibrationKey,
     CalibrationStore,
@@ -24,8 +25,7 @@ from gateway.calibration import (
     save_calibration,
     set_nll,
 )
-from gateway.eval_metrics import expected_calibration_error, nll
-from gateway.rubrics import RubricSet, RubricStore
+from gateway.rubrics.model import RubricSet, RubricStore
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 from gateway.scoring.base import AxisScores, ScoreResult
 
@@ -200,9 +200,9 @@ class _FixedScorer:
     reason="the gateway does not apply calibrations yet (integration pending)",
 )
 async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None:
-    from gateway.classifier import Classifier
     from gateway.config import Settings
-    from gateway.redact import PassThroughRedactor
+    from gateway.pipeline.classifier import Classifier
+    from gateway.redaction.presidio import PassThroughRedactor
 
     rubric_path = tmp_path / "r.yaml"
     rubric_path.write_text(

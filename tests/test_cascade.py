@@ -16,9 +16,9 @@ from gateway.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from gateway.prompts import load_prompt
-from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy
-from gateway.rubrics import Axis, Label, RubricSet, Thresholds
+from gateway.providers.client import ProviderClient, ProviderConfig, RetryPolicy
+from gateway.providers.prompts import load_prompt
+from gateway.rubrics.model import Axis, Label, RubricSet, Thresholds
 from gateway.scoring.base import AxisScores, Overridable, ScoreOutcome, Scorer, ScoreResult
 from gateway.scoring.cascade import LOCAL_FALLBACK, CascadeScorer, LocalFallbackScorer
 from gateway.scoring.factory import build_scorer, check_scorer
@@ -353,7 +353,7 @@ def test_misconfiguration_is_reported_at_start_up(wire: WireServer) -> None:
 async def test_factory_reports_provider_events_to_metrics(
     wire: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway import telemetry
+    from gateway.server import telemetry
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     wire.responder = schema_filler

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from gateway.decision import Floors, decide_axis, overall
-from gateway.rubrics import Thresholds
+from gateway.pipeline.decision import Floors, decide_axis, overall
+from gateway.rubrics.model import Thresholds
 from gateway.schemas import Flag
 from gateway.scoring.base import AxisScores
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.distribution import entropy, logistic, margin, normalise, softmax, top_label
+from gateway.scoring.distribution import entropy, logistic, margin, normalise, softmax, top_label
 
 finite = st.floats(min_value=-50, max_value=50, allow_nan=False)
 probs = st.floats(min_value=0, max_value=1, allow_nan=False)

@@ -16,15 +16,21 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gateway import eval_cli
-from gateway.calibration import load_calibration
-from gateway.distribution import entropy, margin
 from gateway.errors import GatewayError, TextEmptyError
-from gateway.eval_report import write_report
-from gateway.eval_runner import EvalOptions, calibrate_suite, evaluate_suite, recommend_thresholds
-from gateway.eval_suite import DataMissingError, LoadedSuite, RunSpec, SuiteError, load_suite
-from gateway.evaluate import ClassifyFn, SuiteReport, compute_metrics, metric_value, run_tickets
+from gateway.evals import cli as eval_cli
+from gateway.evals.harness import (
+    ClassifyFn,
+    SuiteReport,
+    compute_metrics,
+    metric_value,
+    run_tickets,
+)
+from gateway.evals.report import write_report
+from gateway.evals.runner import EvalOptions, calibrate_suite, evaluate_suite, recommend_thresholds
+from gateway.evals.suite import DataMissingError, LoadedSuite, RunSpec, SuiteError, load_suite
+from gateway.pipeline.calibration import load_calibration
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef, Usage
+from gateway.scoring.distribution import entropy, margin
 
 RUBRIC = """\
 name: tiny
@@ -320,7 +326,7 @@ def test_compare_runs_flips_and_mcnemar(suite_path: Path) -> None:
     swap = {"refund my order": "account", "the page is broken": "account"}
     worse = FakeClassifier(swap=swap)
     bad_report, _ = evaluate_suite(loaded, fake_factory(worse), EvalOptions())
-    from gateway.evaluate import compare_runs
+    from gateway.evals.harness import compare_runs
 
     c = compare_runs(
         good[1][0],

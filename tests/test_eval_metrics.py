@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gateway.eval_metrics import (
+from gateway.evals.metrics import (
     accuracy_of,
     auroc,
     bootstrap_delta,

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cache import ResultCache
-from gateway.classifier import Classifier
+from gateway.cache.disk import ResultCache
 from gateway.config import PROJECT_ROOT, Settings, get_settings
-from gateway.eval_report import write_report
-from gateway.eval_runner import EvalOptions, calibrate_suite, evaluate_suite, real_factory
-from gateway.eval_suite import DataMissingError, LoadedSuite, RunSpec, load_suite
-from gateway.evaluate import ClassifyFn, SuiteReport
-from gateway.redact import PassThroughRedactor
-from gateway.rubrics import RubricStore
+from gateway.evals.harness import ClassifyFn, SuiteReport
+from gateway.evals.report import write_report
+from gateway.evals.runner import EvalOptions, calibrate_suite, evaluate_suite, real_factory
+from gateway.evals.suite import DataMissingError, LoadedSuite, RunSpec, load_suite
+from gateway.pipeline.classifier import Classifier
+from gateway.redaction.presidio import PassThroughRedactor
+from gateway.rubrics.model import RubricStore
 from gateway.schemas import ClassifyResponse
 from gateway.scoring.local import LocalScorer
 

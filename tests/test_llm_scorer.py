@@ -21,9 +21,9 @@ from wire_server import (
 )
 
 from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
-from gateway.prompts import load_prompt
-from gateway.providers import ProviderClient, ProviderConfig, RetryPolicy, TokenLogprob
-from gateway.rubrics import Axis, Label, RubricSet
+from gateway.providers.client import ProviderClient, ProviderConfig, RetryPolicy, TokenLogprob
+from gateway.providers.prompts import load_prompt
+from gateway.rubrics.model import Axis, Label, RubricSet
 from gateway.scoring.base import Scorer, ScoreResult
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import MIN_PROBABILITY, LogprobScorer, code_distribution

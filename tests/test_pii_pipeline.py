@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from wire_server import WireServer, schema_filler
 
 from gateway.config import PROJECT_ROOT, Settings
-from gateway.main import create_app
+from gateway.server.app import create_app
 
 TICKETS = [
     json.loads(line)

@@ -10,14 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.errors import ConfigError, InvalidRequestError, LabelsInvalidError
-from gateway.prompts import (
+from gateway.providers.prompts import (
     DEFAULT_PROMPTS_DIR,
     RATIONALE_MAX_CHARS,
     available_prompts,
     load_prompt,
     safe_keys,
 )
-from gateway.rubrics import Axis, Label, RubricSet
+from gateway.rubrics.model import Axis, Label, RubricSet
 
 # A released template is never edited: a change must be a new version (and a new line here).
 # Cache keys and responses carry these hashes, so an edit in place would silently mix answers.

@@ -16,11 +16,11 @@ from wire_server import Reply, WireServer, error, schema_filler, text
 
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import InvalidRequestError
-from gateway.main import create_app
-from gateway.prompts import Prompt, load_prompt
-from gateway.rubrics import RubricSet
+from gateway.providers.prompts import Prompt, load_prompt
+from gateway.rubrics.model import RubricSet
 from gateway.scoring.base import Overridable, ScoreOutcome, Scorer
 from gateway.scoring.variants import ScorerVariants
+from gateway.server.app import create_app
 
 SEED = "I was charged twice for my subscription this month. Order #12345. Please refund it."
 OFF_TOPIC = "What's the weather like tomorrow in Paris?"  # the embedded model is unsure of it

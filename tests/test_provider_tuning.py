@@ -21,10 +21,10 @@ from litellm._internal_context import is_internal_call
 from pydantic import BaseModel
 from wire_server import WireServer, json_reply, wire_client
 
-import gateway.providers  # noqa: F401  (applies the tuning)
-from gateway import provider_tuning
-from gateway.prompts import ChatMessage, RubricView, load_prompt
-from gateway.rubrics import Axis, Label, RubricSet
+import gateway.providers.client  # noqa: F401  (applies the tuning)
+from gateway.providers import tuning as provider_tuning
+from gateway.providers.prompts import ChatMessage, RubricView, load_prompt
+from gateway.rubrics.model import Axis, Label, RubricSet
 
 
 class Answer(BaseModel):

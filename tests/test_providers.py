@@ -21,13 +21,13 @@ from wire_server import (
 )
 
 from gateway.errors import ProviderError, ProviderUnavailableError
-from gateway.prompts import ChatMessage
-from gateway.providers import (
+from gateway.providers.client import (
     ProviderClient,
     RetryPolicy,
     is_transient,
     retry_after_s,
 )
+from gateway.providers.prompts import ChatMessage
 
 SECRET = "Jane Doe's card 4111 was charged twice"  # must never show up in an error message
 MESSAGES = (
@@ -267,7 +267,7 @@ async def test_warm_up_makes_no_request(wire: WireServer) -> None:
 
 
 def test_transient_classification() -> None:
-    # imported here, after gateway.providers has kept litellm off the network (see its top)
+    # imported here, after gateway.providers.client has kept litellm off the network (see its top)
     import litellm.exceptions as litellm
 
     request = httpx.Request("POST", "http://x")

@@ -19,8 +19,8 @@ from test_load_faults import _children
 from test_metrics_multiprocess import _only
 
 from gateway.config import Settings
-from gateway.main import create_app
-from gateway.security import SharedTokenBucket, hash_key
+from gateway.server.app import create_app
+from gateway.server.security import SharedTokenBucket, hash_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from load import free_port, start_server

@@ -18,14 +18,14 @@ from pydantic import ValidationError
 
 from gateway.config import Settings
 from gateway.errors import ConfigError, ModelFileError
-from gateway.redact import (
+from gateway.redaction.presidio import (
     ENTITY_TYPES,
     MemoizedRedactor,
     PassThroughRedactor,
     PresidioRedactor,
     RedactedText,
 )
-from gateway.rubrics import RedactionOverrides
+from gateway.rubrics.model import RedactionOverrides
 
 PLACEHOLDER = re.compile(r"<([A-Z_]+)>")
 
@@ -438,7 +438,7 @@ def test_missing_spacy_model_is_a_clear_start_up_error() -> None:
 def test_changed_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import spacy
 
-    from gateway import redact
+    from gateway.redaction import presidio as redact
 
     package = spacy.util.get_package_path(redact.SPACY_MODEL)
     redact._verify_model_files(package)  # the installed files match their pins
@@ -451,7 +451,7 @@ def test_changed_model_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_model_wheel_is_installed_by_hash_at_the_version_the_code_names() -> None:
     from pathlib import Path
 
-    from gateway import redact
+    from gateway.redaction import presidio as redact
 
     lines = (Path(__file__).parents[1] / "requirements" / "spacy-model.txt").read_text()
     (pin,) = [line for line in lines.splitlines() if line and not line.startswith("#")]

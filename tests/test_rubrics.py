@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import LabelsInvalidError, RubricInvalidError, RubricNotFoundError
-from gateway.rubrics import Label, RubricSet, RubricStore, load_rubric_file, parse_rubric
+from gateway.rubrics.model import Label, RubricSet, RubricStore, load_rubric_file, parse_rubric
 
 GOOD = """\
 name: demo

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.rubrics import Match, load_rubric_file
-from gateway.rules import apply_rules, matches
+from gateway.pipeline.rules import apply_rules, matches
+from gateway.rubrics.model import Match, load_rubric_file
 
 SUPPORT = load_rubric_file(Path(__file__).parents[1] / "rubrics" / "support.yaml")
 

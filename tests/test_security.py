@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from gateway.config import Settings
 from gateway.errors import ConfigError
-from gateway.main import create_app
-from gateway.rubrics import RubricSet
+from gateway.rubrics.model import RubricSet
 from gateway.scoring.base import ScoreResult
-from gateway.security import KeyStore, TokenBucket, hash_key, load_keys, require_safe_bind
+from gateway.server.app import create_app
+from gateway.server.security import KeyStore, TokenBucket, hash_key, load_keys, require_safe_bind
 
 TICKET = {"text": "I was charged twice this month.", "rubric": "support"}
 KEY, LIMITED, OTHER = "k-full-0123456789", "k-limited-0123456789", "k-unknown-0123456789"

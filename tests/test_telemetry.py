@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.telemetry import JsonFormatter, request_id_var
+from gateway.server.telemetry import JsonFormatter, request_id_var
 
 TICKET = "I was charged twice this month. Order #12345."
 

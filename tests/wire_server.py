@@ -351,7 +351,7 @@ def wire_client(wire: WireServer, **overrides: Any) -> Any:
     """A ProviderClient pointed at ``wire`` (model openai/test-model), built as the tests need."""
     from pydantic import SecretStr
 
-    from gateway.providers import ProviderClient, ProviderConfig
+    from gateway.providers.client import ProviderClient, ProviderConfig
 
     config: dict[str, Any] = {
         "model": "openai/test-model",

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
-from gateway.rubrics import RubricSet
+from gateway.rubrics.model import RubricSet
 from gateway.schemas import Usage
 
 if TYPE_CHECKING:
-    from gateway.prompts import Prompt
+    from gateway.providers.prompts import Prompt
 
 # ScoreResult.scorer when a provider outage was answered by the embedded model (see cascade.py).
 LOCAL_FALLBACK = "local-fallback"

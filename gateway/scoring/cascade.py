@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, computed_field
 
 from gateway.errors import InvalidRequestError, ProviderUnavailableError
-from gateway.prompts import Prompt
-from gateway.rubrics import RubricSet
+from gateway.providers.prompts import Prompt
+from gateway.rubrics.model import RubricSet
 from gateway.scoring.base import (
     LOCAL_FALLBACK,
     Checkable,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from gateway import telemetry
 from gateway.config import Settings
 from gateway.errors import ConfigError, GatewayError, InvalidRequestError, ProviderUnavailableError
-from gateway.prompts import Prompt, load_prompt
-from gateway.providers import CallOutcome, ProviderClient
+from gateway.providers.client import CallOutcome, ProviderClient
+from gateway.providers.prompts import Prompt, load_prompt
 from gateway.scoring.base import Checkable, Scorer
 from gateway.scoring.cascade import CascadeScorer, LocalFallbackScorer
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
+from gateway.server import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
 
 
 class TelemetryObserver:
-    """Provider events into the Prometheus counters of ``gateway.telemetry``."""
+    """Provider events into the Prometheus counters of ``gateway.server.telemetry``."""
 
     def call(self, model: str, outcome: CallOutcome) -> None:
         telemetry.PROVIDER_CALLS.labels(outcome).inc()

@@ -14,12 +14,12 @@ import json
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
-from gateway.distribution import normalise
 from gateway.errors import GatewayError, InvalidRequestError
-from gateway.prompts import Prompt, PromptRef
-from gateway.providers import ProviderClient
-from gateway.rubrics import RubricSet
+from gateway.providers.client import ProviderClient
+from gateway.providers.prompts import Prompt, PromptRef
+from gateway.rubrics.model import RubricSet
 from gateway.scoring.base import AxisScores, ScoreOutcome, ScoreResult
+from gateway.scoring.distribution import normalise
 
 T = TypeVar("T")
 

@@ -20,9 +20,9 @@ import anyio.to_thread
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from gateway.distribution import logistic, softmax
-from gateway.rubrics import Label, RubricSet
+from gateway.rubrics.model import Label, RubricSet
 from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.distribution import logistic, softmax
 from gateway.scoring.encoder import Encoder, Matrix
 
 _QUESTION_FRAME = re.compile(

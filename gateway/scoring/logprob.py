@@ -15,13 +15,13 @@ import asyncio
 import math
 from collections.abc import Sequence
 
-from gateway.distribution import normalise
 from gateway.errors import ConfigError, ProviderError
-from gateway.prompts import LABEL_CODES, ChatMessage, Prompt
-from gateway.providers import ProviderClient, TokenLogprob
-from gateway.rubrics import RubricSet
+from gateway.providers.client import ProviderClient, TokenLogprob
+from gateway.providers.prompts import LABEL_CODES, ChatMessage, Prompt
+from gateway.rubrics.model import RubricSet
 from gateway.schemas import Usage
 from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.distribution import normalise
 from gateway.scoring.llm import ProviderScorer, config_fingerprint, gather_or_cancel
 
 MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios

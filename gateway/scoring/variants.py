@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from gateway.config import Settings
 from gateway.errors import InvalidRequestError
-from gateway.prompts import Prompt, load_prompt
+from gateway.providers.prompts import Prompt, load_prompt
 from gateway.scoring.base import Overridable, Scorer
 
 MAX_VARIANTS = 32

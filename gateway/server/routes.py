@@ -12,9 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway import telemetry
-from gateway.classifier import Classifier
 from gateway.errors import BatchTooLargeError, GatewayError, NotReadyError
+from gateway.pipeline.classifier import Classifier
 from gateway.schemas import (
     BatchItem,
     BatchRequest,
@@ -27,12 +26,13 @@ from gateway.schemas import (
     RubricList,
     RubricListItem,
 )
-from gateway.security import INLINE, Principal, authorize
+from gateway.server import telemetry
+from gateway.server.security import INLINE, Principal, authorize
 
 if TYPE_CHECKING:
-    from gateway.main import AppState
+    from gateway.server.app import AppState
 
-log = logging.getLogger("gateway.api")
+log = logging.getLogger("gateway.server.routes")
 router = APIRouter()
 Caller = Annotated[Principal, Depends(authorize)]
 
@@ -184,5 +184,5 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     """Prometheus text format: this process' counters, or every worker's summed when
-    PROMETHEUS_MULTIPROC_DIR is set (``rubric serve --workers N``; gateway.telemetry)."""
+    PROMETHEUS_MULTIPROC_DIR is set (``rubric serve --workers N``; gateway.server.telemetry)."""
     return Response(telemetry.metrics_text(), media_type=telemetry.METRICS_CONTENT_TYPE)

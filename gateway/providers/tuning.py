@@ -194,7 +194,7 @@ class litellm_logging_skipped:  # noqa: N801  (used like a function: `with litel
 
 
 def apply() -> None:
-    """Put all of the above in place (idempotent); called by gateway.providers at import."""
+    """Put all of the above in place (idempotent); called by gateway.providers.client at import."""
     memoize_async_validator_check()
     cache_json_mode_instruction()
     _find_internal_call_flag()

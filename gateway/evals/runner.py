@@ -16,26 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 from pydantic import BaseModel
 
-from gateway.calibration import (
-    Calibration,
-    CalibrationKey,
-    FitReport,
-    apply_temperature,
-    fit_temperature,
-    fit_temperature_to_confidence,
-    label_thresholds,
-    load_calibration,
-    logits_from_scores,
-    save_calibration,
-    set_nll,
-)
-from gateway.eval_metrics import (
-    brier_score,
-    expected_calibration_error,
-    threshold_for_precision,
-)
-from gateway.eval_suite import LoadedSuite, RunSpec, Ticket
-from gateway.evaluate import (
+from gateway.evals.harness import (
     ClassifyFn,
     Comparison,
     DatasetInfo,
@@ -56,7 +37,26 @@ from gateway.evaluate import (
     redecide,
     run_tickets,
 )
-from gateway.rubrics import Thresholds
+from gateway.evals.metrics import (
+    brier_score,
+    expected_calibration_error,
+    threshold_for_precision,
+)
+from gateway.evals.suite import LoadedSuite, RunSpec, Ticket
+from gateway.pipeline.calibration import (
+    Calibration,
+    CalibrationKey,
+    FitReport,
+    apply_temperature,
+    fit_temperature,
+    fit_temperature_to_confidence,
+    label_thresholds,
+    load_calibration,
+    logits_from_scores,
+    save_calibration,
+    set_nll,
+)
+from gateway.rubrics.model import Thresholds
 
 
 class ClassifierFactory(Protocol):
@@ -83,7 +83,7 @@ def real_factory(loaded: LoadedSuite, run: RunSpec, *, cache: bool) -> Iterator[
     requests carry no overrides. redact=false in a suite is allowed here (and only here).
     """
     from gateway.config import get_settings
-    from gateway.main import build_classifier
+    from gateway.server.app import build_classifier
 
     base = get_settings()
     overrides: dict[str, object] = {

@@ -59,7 +59,6 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from gateway import provider_tuning
 from gateway.config import Settings
 from gateway.errors import (
     ConfigError,
@@ -67,7 +66,8 @@ from gateway.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from gateway.prompts import ChatMessage
+from gateway.providers import tuning as provider_tuning
+from gateway.providers.prompts import ChatMessage
 from gateway.schemas import Usage
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from gateway.distribution import entropy, margin, top_label
-from gateway.rubrics import Thresholds
+from gateway.rubrics.model import Thresholds
 from gateway.schemas import AxisResult, Decision, Flag
 from gateway.scoring.base import AxisScores
+from gateway.scoring.distribution import entropy, margin, top_label
 
 
 class Floors(BaseModel):

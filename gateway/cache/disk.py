@@ -22,9 +22,9 @@ from pathlib import Path
 import diskcache
 from pydantic import BaseModel, ValidationError
 
-from gateway import telemetry
 from gateway.config import Settings
 from gateway.scoring.base import ScoreResult
+from gateway.server import telemetry
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from pydantic import (
 
 from gateway.config import PROJECT_ROOT
 from gateway.errors import ConfigError, InvalidRequestError, LabelsInvalidError
-from gateway.rubrics import RubricSet
+from gateway.rubrics.model import RubricSet
 
 DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 RATIONALE_MAX_CHARS = 300

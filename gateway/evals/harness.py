@@ -27,9 +27,8 @@ from typing import Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, Field
 
-from gateway.calibration import Calibration, apply_temperature, logits_from_scores
 from gateway.errors import GatewayError
-from gateway.eval_metrics import (
+from gateway.evals.metrics import (
     ClassMetrics,
     CoveragePoint,
     Interval,
@@ -53,8 +52,9 @@ from gateway.eval_metrics import (
     reliability_bins,
     routing,
 )
-from gateway.eval_suite import LoadedSuite, RunSpec, Ticket
-from gateway.rubrics import Thresholds
+from gateway.evals.suite import LoadedSuite, RunSpec, Ticket
+from gateway.pipeline.calibration import Calibration, apply_temperature, logits_from_scores
+from gateway.rubrics.model import Thresholds
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 

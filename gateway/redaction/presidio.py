@@ -41,7 +41,7 @@ import regex  # type: ignore[import-untyped, unused-ignore]
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import ConfigError, ModelFileError
-from gateway.rubrics import RedactionOverrides
+from gateway.rubrics.model import RedactionOverrides
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult

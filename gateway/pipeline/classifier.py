@@ -9,12 +9,8 @@ from collections.abc import Sequence
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
-from gateway.batching import MicroBatcher
-from gateway.cache import CacheKey, ResultCache
-from gateway.calibration import CalibrationStore
+from gateway.cache.disk import CacheKey, ResultCache
 from gateway.config import Settings
-from gateway.decision import Floors, decide_axis, overall
-from gateway.distribution import top_label
 from gateway.errors import (
     ForbiddenError,
     GatewayError,
@@ -23,13 +19,17 @@ from gateway.errors import (
     TextEmptyError,
     TextTooLongError,
 )
-from gateway.redact import PassThroughRedactor, RedactedText, Redactor
-from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
-from gateway.rules import apply_rules
+from gateway.pipeline.batching import MicroBatcher
+from gateway.pipeline.calibration import CalibrationStore
+from gateway.pipeline.decision import Floors, decide_axis, overall
+from gateway.pipeline.rules import apply_rules
+from gateway.redaction.presidio import PassThroughRedactor, RedactedText, Redactor
+from gateway.rubrics.model import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
 from gateway.scoring.base import AxisScores, Scorer, ScoreResult
+from gateway.scoring.distribution import top_label
 from gateway.scoring.variants import ScorerVariants
-from gateway.telemetry import SCORED_BY, SINGLE_FLIGHT, stage
+from gateway.server.telemetry import SCORED_BY, SINGLE_FLIGHT, stage
 
 
 class _Prepared(BaseModel):
@@ -339,7 +339,7 @@ class Classifier:
         return outcome
 
     def _batcher(self) -> MicroBatcher | None:
-        """Concurrent requests share a batch on the embedded model (``gateway.batching``).
+        """Concurrent requests share a batch on the embedded model (``gateway.pipeline.batching``).
         Not for provider scorers: one batch at a time would queue tickets behind the slowest
         LLM answer of the batch before."""
         if self.settings.micro_batch <= 1 or self.settings.scorer_kind != "local":

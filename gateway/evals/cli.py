@@ -28,17 +28,7 @@ from rich.text import Text
 
 from gateway.config import PROJECT_ROOT
 from gateway.errors import GatewayError
-from gateway.eval_report import report_dir, runs_table, write_report
-from gateway.eval_runner import (
-    ClassifierFactory,
-    EvalOptions,
-    calibrate_suite,
-    evaluate_suite,
-    real_factory,
-    recommend_thresholds,
-)
-from gateway.eval_suite import DataMissingError, LoadedSuite, load_suite
-from gateway.evaluate import (
+from gateway.evals.harness import (
     Comparison,
     ProgressFn,
     SuiteReport,
@@ -47,6 +37,16 @@ from gateway.evaluate import (
     read_predictions,
     read_report,
 )
+from gateway.evals.report import report_dir, runs_table, write_report
+from gateway.evals.runner import (
+    ClassifierFactory,
+    EvalOptions,
+    calibrate_suite,
+    evaluate_suite,
+    real_factory,
+    recommend_thresholds,
+)
+from gateway.evals.suite import DataMissingError, LoadedSuite, load_suite
 
 out = Console()
 err = Console(stderr=True)
@@ -367,7 +367,7 @@ def compare_command(
     ] = None,
 ) -> None:
     """Compare two eval reports of the same suite: deltas with bootstrap CIs, McNemar, flips."""
-    from gateway.evaluate import check_baseline
+    from gateway.evals.harness import check_baseline
 
     try:
         ra, rb = read_report(a), read_report(b)

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.errors import GatewayError
-from gateway.rubrics import RubricSet, load_rubric_file
+from gateway.rubrics.model import RubricSet, load_rubric_file
 
 DATA_DIR_ENV = "GATEWAY_EVAL_DATA_DIR"
 

@@ -19,10 +19,10 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import telemetry
 from gateway.config import Settings
 from gateway.errors import ConfigError, ForbiddenError, RateLimitedError, UnauthorizedError
 from gateway.schemas import ErrorBody, ErrorDetail
+from gateway.server import telemetry
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from gateway.evaluate import (
+from gateway.evals.harness import (
     Comparison,
     RunMetrics,
     RunResult,

@@ -10,17 +10,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway.api import install_error_handlers, router
-from gateway.cache import ResultCache
-from gateway.classifier import Classifier
+from gateway.cache.disk import ResultCache
 from gateway.config import Settings, get_settings
-from gateway.redact import PassThroughRedactor, Redactor
-from gateway.rubrics import RubricStore
+from gateway.pipeline.classifier import Classifier
+from gateway.redaction.presidio import PassThroughRedactor, Redactor
+from gateway.rubrics.model import RubricStore
 from gateway.scoring.base import Scorer
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.local import LocalParams, LocalScorer
-from gateway.security import Guard, LimitsMiddleware, log_access_mode
-from gateway.telemetry import TelemetryMiddleware, configure_logging
+from gateway.server.routes import install_error_handlers, router
+from gateway.server.security import Guard, LimitsMiddleware, log_access_mode
+from gateway.server.telemetry import TelemetryMiddleware, configure_logging
 
 log = logging.getLogger("gateway")
 
@@ -64,7 +64,10 @@ async def check_scorer(settings: Settings, scorer: Scorer) -> bool:
 def build_redactor(settings: Settings) -> Redactor:
     if not settings.redact:
         return PassThroughRedactor()
-    from gateway.redact import MemoizedRedactor, PresidioRedactor  # heavy import (spaCy)
+    from gateway.redaction.presidio import (  # heavy import (spaCy)
+        MemoizedRedactor,
+        PresidioRedactor,
+    )
 
     presidio = PresidioRedactor.from_settings(settings)
     if settings.redaction_memo_chars == 0:

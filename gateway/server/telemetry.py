@@ -86,7 +86,7 @@ SCORED_BY = Counter(
 for _scorer in ("local", "llm", "logprob", "local-fallback"):
     SCORED_BY.labels(_scorer)  # export zeros: a share needs both series
 # Provider metrics: defined now so dashboards can be built; they stay 0 until the LLM scorer
-# (gateway.providers) calls the hooks below.
+# (gateway.providers.client) calls the hooks below.
 PROVIDER_CALLS = Counter(
     "gateway_provider_calls", "Provider calls by outcome", ["outcome"], registry=REGISTRY
 )

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.eval_metrics import threshold_for_precision
+from gateway.evals.metrics import threshold_for_precision
 
 FloatArray = NDArray[np.float64]
 

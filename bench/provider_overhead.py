@@ -4,8 +4,8 @@
     .venv/bin/python bench/provider_overhead.py --calls 500 --loop asyncio
     .venv/bin/python bench/provider_overhead.py --mode http --url http://127.0.0.1:8000/classify
 
-The provider is tests/wire_server.py in its own process (so its work does not share the GIL with
-the code measured), answering every structured request from the request's own schema.
+The provider is tests/support/wire_server.py in its own process (so its work does not share the
+GIL with the code measured), answering every structured request from the request's own schema.
 
 Phase 1, overhead: sequential calls against the server answering instantly. The exact request
 body the gateway sends is also sent with a bare httpx client (the floor: HTTP round trip + the
@@ -17,7 +17,7 @@ Phase 2, concurrency: N calls at once with the server answering in 200 ms; all m
 Targets (issue 3): overhead p50 ≤ 5 ms; 200 concurrent without error. Exits 1 on an error.
 Modes: ``scorer`` calls ``LLMScorer.score_many`` in-process; ``http`` POSTs /classify to a running
 gateway (start it with GATEWAY_SCORER=llm, GATEWAY_MODEL=openai/bench-model and GATEWAY_API_BASE
-pointing at a wire server: ``python tests/wire_server.py`` prints its port).
+pointing at a wire server: ``python tests/support/wire_server.py`` prints its port).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.config import ProviderSettings  # noqa: E402
 from gateway.errors import GatewayError  # noqa: E402
 from gateway.providers import tuning as provider_tuning  # noqa: E402  (after the path set-up above)
-from gateway.providers.client import ProviderClient, ProviderConfig, litellm  # noqa: E402
+from gateway.providers.client import ProviderClient, litellm  # noqa: E402
 from gateway.providers.prompts import load_prompt  # noqa: E402
 from gateway.rubrics.model import Axis, Label, RubricSet  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
@@ -86,7 +87,9 @@ class ScorerTarget:
     name = "LLMScorer.score_many"
 
     def __init__(self, api_base: str, concurrency: int) -> None:
-        client = ProviderClient(ProviderConfig(model=MODEL, api_base=api_base, api_key="sk-bench"))
+        client = ProviderClient(
+            ProviderSettings(model=MODEL, api_base=api_base, api_key="sk-bench")
+        )
         self.scorer = LLMScorer(client, load_prompt("classify.v2"), concurrency=concurrency)
 
     async def call(self, text: str) -> None:
@@ -120,7 +123,12 @@ class HttpTarget:
 
 @contextlib.contextmanager
 def wire_server(delay_ms: float, answer: str | None = None) -> Iterator[str]:
-    command = [sys.executable, str(ROOT / "tests" / "wire_server.py"), "--delay-ms", str(delay_ms)]
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "support" / "wire_server.py"),
+        "--delay-ms",
+        str(delay_ms),
+    ]
     if answer is not None:
         command += ["--answer", answer]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -169,7 +177,7 @@ async def recorded_exchange() -> tuple[dict[str, Any], str]:
     variant this same answer, so the server's own time cancels out of the differences.
     """
     sys.path.insert(0, str(ROOT / "tests"))
-    from wire_server import WireServer, schema_filler
+    from support.wire_server import WireServer, schema_filler
 
     with WireServer(schema_filler) as recorder:
         await ScorerTarget(recorder.url, 1).call(TICKET)

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.config import Settings, get_settings
+from gateway.config import Settings, get_settings, load_settings
 from gateway.errors import GatewayError, RubricInvalidError
 from gateway.rubrics.model import load_rubric_file
 from gateway.schemas import ClassifyRequest, ClassifyResponse
@@ -32,10 +32,15 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _settings(**overrides: object) -> Settings:
-    base = get_settings()
-    changed = {k: v for k, v in overrides.items() if v is not None}
-    return base.model_copy(update=changed) if changed else base
+def _settings(
+    host: str | None = None, port: int | None = None, model: str | None = None
+) -> Settings:
+    """The environment's settings with the command line's options on top."""
+    server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    provider = {"model": model} if model is not None else {}
+    if not server and not provider:
+        return get_settings()
+    return load_settings({"server": server, "provider": provider})
 
 
 @app.command()
@@ -50,15 +55,15 @@ def serve(
     settings = _settings(host=host, port=port)
     _require_safe_bind(settings)
     err.print(
-        f"rubric-gateway on http://{settings.host}:{settings.port} "
-        f"(rubrics: {settings.rubrics_dir}); GET /healthz says when the model is ready"
+        f"rubric-gateway on http://{settings.server.host}:{settings.server.port} "
+        f"(rubrics: {settings.rubrics.dir}); GET /healthz says when the model is ready"
     )
     if workers > 1:
         with _multiprocess_metrics():
             uvicorn.run(
                 "gateway.asgi:app",
-                host=settings.host,
-                port=settings.port,
+                host=settings.server.host,
+                port=settings.server.port,
                 workers=workers,
                 log_level="info",
                 # A worker loads the models before it is ready (gateway/asgi.py): 3-4 s idle,
@@ -70,7 +75,12 @@ def serve(
     else:
         from gateway.server.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="info",
+        )
 
 
 @contextmanager
@@ -124,7 +134,6 @@ def classify(
 
     if text == "-":
         text = sys.stdin.read()
-    settings = _settings(model=model)
 
     async def checked_classify() -> ClassifyResponse:
         # the server's start-up check first: a model the scorer cannot use is a config_invalid
@@ -133,6 +142,7 @@ def classify(
         return await classifier.classify(ClassifyRequest(text=text, rubric=rubric, axes=axes))
 
     try:
+        settings = _settings(model=model)
         classifier = build_classifier(settings)
         resp = asyncio.run(checked_classify())
     except GatewayError as exc:

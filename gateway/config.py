@@ -1,68 +1,171 @@
-"""Settings, read once from the environment (prefix ``GATEWAY_``)."""
+"""Settings: one ``Settings`` object made of sections, each read from the environment.
+
+Every section is its own ``BaseSettings`` and reads the ``GATEWAY_*`` variables it has always
+read (``GATEWAY_CACHE_DIR`` is ``settings.cache.dir``, ``GATEWAY_LLM_TIMEOUT_S`` is
+``settings.provider.timeout_s``), so the flat names of earlier releases keep working. The
+rules that span sections are ``Settings``' validators. Tests build their own:
+``Settings(cache=CacheSettings(dir=tmp))``; ``get_settings()`` is the process default.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+ScorerKind = Literal["local", "llm", "logprob", "cascade"]
+PROVIDER_SCORERS: frozenset[str] = frozenset({"llm", "logprob", "cascade"})
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+def _section(prefix: str = "GATEWAY_") -> SettingsConfigDict:
+    # populate_by_name: a field with an env alias is still set by its name in code and tests
+    return SettingsConfigDict(env_prefix=prefix, extra="forbid", populate_by_name=True)
+
+
+class ServerSettings(BaseSettings):
+    model_config = _section()
 
     host: str = "127.0.0.1"
-    port: int = 8000
-    rubrics_dir: Path = PROJECT_ROOT / "rubrics"
-    default_rubric: str = "support"
+    port: int = Field(8000, ge=0, le=65535)
+    request_timeout_s: float = Field(60.0, gt=0)
+    max_request_bytes: int = Field(2_000_000, ge=1024)
+
+
+class LimitSettings(BaseSettings):
+    """What one request may carry. Length limits are checked by the pipeline, so that the error
+    names the limit and the batch endpoint reports them per ticket."""
+
+    model_config = _section()
 
     max_text_chars: int = Field(20_000, ge=1)
     max_batch: int = Field(256, ge=1)
     max_inline_labels: int = Field(64, ge=1)
     max_label_chars: int = Field(1_000, ge=1)
-    # concurrent /classify requests on the embedded model are scored together, up to this many
-    # (gateway/batching.py); 1 turns it off
-    micro_batch: int = Field(64, ge=1)
-    # How often (seconds) rubric files are checked for changes; 0 checks on every request.
-    rubric_reload_interval_s: float = Field(1.0, ge=0)
 
-    # Embedded encoder. Defaults measured on shared data (README, "The embedded scorer").
-    # bench/fit_local_params.py: T minimising NLL, and a class-balanced logistic of cosine.
-    local_temperature: float = Field(0.053, gt=0)
-    local_raw_center: float = 0.30
-    local_raw_scale: float = Field(14.2, gt=0)
-    local_threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores")
-    local_spin: bool = Field(False, description="onnxruntime pool threads spin while idle")
-    local_max_tokens: int = Field(256, ge=8, le=512)
 
-    # Decision floors on raw (per-rubric yes-probability) scores.
-    # multi_fit at 0.95 is cosine ≈ 0.51 under the local logistic: about the median cosine of a
-    # correct label, so two labels must both match as well as a typical right answer does.
-    none_fits_floor: float = Field(0.30, ge=0, le=1)
-    multi_fit_floor: float = Field(0.95, ge=0, le=1)
+class RubricSettings(BaseSettings):
+    model_config = _section()
 
-    # Result cache (diskcache).
-    cache_dir: Path = PROJECT_ROOT / ".cache" / "results"
-    cache_enabled: bool = True
-    cache_ttl_s: float | None = Field(7 * 24 * 3600, description="None keeps entries until evicted")
-    cache_size_limit_bytes: int = Field(1 << 30, ge=1 << 20)
+    dir: Path = Field(PROJECT_ROOT / "rubrics", validation_alias="GATEWAY_RUBRICS_DIR")
+    default: str = Field("support", validation_alias="GATEWAY_DEFAULT_RUBRIC")
+    # how often (seconds) rubric files are checked for changes; 0 checks on every request
+    reload_interval_s: float = Field(1.0, ge=0, validation_alias="GATEWAY_RUBRIC_RELOAD_INTERVAL_S")
 
-    # Scorer and providers. scorer=None means: cascade when a model is set, else local.
-    scorer: Literal["local", "llm", "logprob", "cascade"] | None = None
+
+class LocalSettings(BaseSettings):
+    """The embedded encoder. Defaults measured on shared data (README, "The embedded scorer"):
+    bench/fit_local_params.py, T minimising NLL and a class-balanced logistic of cosine."""
+
+    model_config = _section("GATEWAY_LOCAL_")
+
+    temperature: float = Field(0.053, gt=0)
+    raw_center: float = 0.30
+    raw_scale: float = Field(14.2, gt=0)
+    threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores")
+    spin: bool = Field(False, description="onnxruntime pool threads spin while idle")
+    max_tokens: int = Field(256, ge=8, le=512)
+    # concurrent /classify requests on a batching scorer are scored together, up to this many
+    # (pipeline/batching.py); 1 turns it off
+    micro_batch: int = Field(64, ge=1, validation_alias="GATEWAY_MICRO_BATCH")
+
+    def fingerprint_fields(self) -> dict[str, float]:
+        """What changes a score (threads, spinning and batching do not)."""
+        return {
+            "temperature": self.temperature,
+            "raw_center": self.raw_center,
+            "raw_scale": self.raw_scale,
+        }
+
+
+class Floors(BaseSettings):
+    """Decision floors on raw (per-rubric yes-probability) scores: under ``none_fits`` for
+    every label, nothing fits; two or more at or above ``multi_fit``, several do.
+
+    multi_fit at 0.95 is cosine ≈ 0.51 under the local logistic: about the median cosine of a
+    correct label, so two labels must both match as well as a typical right answer does.
+    """
+
+    model_config = _section()
+
+    none_fits: float = Field(0.30, ge=0, le=1, validation_alias="GATEWAY_NONE_FITS_FLOOR")
+    multi_fit: float = Field(0.95, ge=0, le=1, validation_alias="GATEWAY_MULTI_FIT_FLOOR")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.none_fits >= self.multi_fit:
+            raise ValueError(
+                "GATEWAY_NONE_FITS_FLOOR must be below GATEWAY_MULTI_FIT_FLOOR "
+                f"(got {self.none_fits} and {self.multi_fit})"
+            )
+        return self
+
+
+class CacheSettings(BaseSettings):
+    """The result cache (diskcache)."""
+
+    model_config = _section("GATEWAY_CACHE_")
+
+    dir: Path = PROJECT_ROOT / ".cache" / "results"
+    enabled: bool = True
+    ttl_s: float | None = Field(7 * 24 * 3600, description="None keeps entries until evicted")
+    size_limit_bytes: int = Field(1 << 30, ge=1 << 20)
+
+
+class RetryPolicy(BaseSettings):
+    """Retries of one model's transient faults (429, 5xx, timeouts, connection errors)."""
+
+    model_config = _section()
+
+    max_retries: int = Field(3, ge=0, description="retries per model after the first try")
+    backoff_initial_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(8.0, gt=0)
+    retry_after_max_s: float = Field(30.0, ge=0, description="longest Retry-After honoured")
+
+
+class ProviderSettings(BaseSettings):
+    """The provider client: which model chain, where, and how patiently."""
+
+    model_config = _section()
+
     model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
+    fallback_models: tuple[str, ...] = ()
     api_base: str | None = None
-    fallback_models: list[str] = Field(default_factory=list)
+    # None: litellm reads the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)
+    api_key: SecretStr | None = Field(None, validation_alias="GATEWAY_PROVIDER_API_KEY")
+    timeout_s: float = Field(30.0, gt=0, validation_alias="GATEWAY_LLM_TIMEOUT_S")
+    deadline_s: float = Field(60.0, gt=0, description="one request: all retries and fallbacks")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    # JSON mode (response_format json_object + the schema in the system message) works on the
+    # OpenAI wire and on most OpenAI-compatible servers. TOOLS mode is not offered: litellm
+    # 1.106 imports its MCP gateway (and the optional `mcp` package) whenever `tools` is sent.
+    structured_mode: Literal["json", "json_schema"] = "json"
+
+    @property
+    def primary(self) -> str:
+        if self.model is None:
+            raise ConfigError("a provider needs GATEWAY_MODEL (a litellm model string)")
+        return self.model
+
+
+class ScoringSettings(BaseSettings):
+    """Which scorer answers, with which prompt, and what a request may override."""
+
+    model_config = _section()
+
+    # None: cascade when a model is set, else local (Settings.scorer_kind)
+    scorer: ScorerKind | None = None
     prompt: str = "classify.v2"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
-    llm_timeout_s: float = Field(30.0, gt=0, description="one provider call")
-    deadline_s: float = Field(60.0, gt=0, description="one request, all retries and fallbacks")
-    max_retries: int = Field(3, ge=0)
-    max_reasks: int = Field(2, ge=0, description="instructor re-asks on invalid structured output")
-    llm_concurrency: int = Field(32, ge=1)
+    max_reasks: int = Field(2, ge=0, description="re-asks on invalid structured output")
+    concurrency: int = Field(32, ge=1, validation_alias="GATEWAY_LLM_CONCURRENCY")
     fallback_to_local: bool = Field(
         False, description="on provider outage answer locally, decision=review"
     )
@@ -71,37 +174,117 @@ class Settings(BaseSettings):
     allow_overrides: bool = Field(
         False, description="requests may pick a prompt and a model (gateway.scoring.variants)"
     )
-    override_models: list[str] = Field(
-        default_factory=list, description="models a request may pick when allow_overrides"
+    override_models: tuple[str, ...] = Field(
+        (), description="models a request may pick when allow_overrides"
     )
 
-    # Redaction (Presidio).
-    redact: bool = True
-    allow_unredacted: bool = Field(False, description="requests may send redact=false")
-    redaction_score_threshold: float = Field(0.5, ge=0, le=1)
-    redaction_allow: list[str] = Field(default_factory=list)
-    redaction_memo_chars: int = Field(
-        4_000_000,
-        ge=0,
-        description="redacted text kept in memory for repeats (HMAC-keyed); 0 = off",
+
+class RedactionSettings(BaseSettings):
+    """Presidio redaction."""
+
+    model_config = _section("GATEWAY_REDACTION_")
+
+    enabled: bool = Field(True, validation_alias="GATEWAY_REDACT")
+    allow_unredacted: bool = Field(
+        False,
+        validation_alias="GATEWAY_ALLOW_UNREDACTED",
+        description="requests may send redact=false",
     )
-    redaction_allow_patterns: list[str] = Field(
-        default_factory=list, description="regular expressions whose matches are never redacted"
+    score_threshold: float = Field(0.5, ge=0, le=1)
+    allow: tuple[str, ...] = ()
+    allow_patterns: tuple[str, ...] = Field(
+        (), description="regular expressions whose matches are never redacted"
+    )
+    memo_chars: int = Field(
+        4_000_000, ge=0, description="redacted text kept in memory for repeats; 0 = off"
     )
 
-    # Access and limits.
-    api_keys: list[str] = Field(default_factory=list, description="sha256 hex digests of API keys")
+
+class AccessSettings(BaseSettings):
+    model_config = _section()
+
+    api_keys: tuple[str, ...] = Field((), description="sha256 hex digests of API keys")
     api_keys_file: Path | None = None
     rate_limit_per_minute: int = Field(0, ge=0, description="per key; 0 = unlimited")
-    request_timeout_s: float = Field(60.0, gt=0)
-    max_request_bytes: int = Field(2_000_000, ge=1024)
+
+
+class Settings(BaseModel):
+    """Every section; built once (``create_app(settings)``) and handed to what needs it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    rubrics: RubricSettings = Field(default_factory=RubricSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    floors: Floors = Field(default_factory=Floors)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+
+    @model_validator(mode="after")
+    def _provider_scorer_has_a_model(self) -> Self:
+        kind = self.scoring.scorer
+        if kind in PROVIDER_SCORERS and not self.provider.model:
+            raise ValueError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
+        return self
 
     @property
-    def scorer_kind(self) -> Literal["local", "llm", "logprob", "cascade"]:
+    def scorer_kind(self) -> ScorerKind:
         """``GATEWAY_SCORER``, defaulting to cascade when a model is configured, else local."""
-        return self.scorer or ("cascade" if self.model else "local")
+        return self.scoring.scorer or ("cascade" if self.provider.model else "local")
+
+    def replace(self, **sections: BaseModel) -> Settings:
+        """A copy with whole sections replaced, validated again (``model_copy`` is not)."""
+        return Settings.model_validate({**dict(self), **sections})
+
+
+def env_name(section: type[BaseSettings], field: str) -> str:
+    """The environment variable a section's field is read from."""
+    for name, info in section.model_fields.items():
+        if field in (name, info.validation_alias):
+            if isinstance(info.validation_alias, str):
+                return info.validation_alias
+            break
+    return f"{section.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _problems(exc: ValidationError, section: type[BaseSettings] | None) -> list[str]:
+    # names and reasons only: a value may be a secret (an API key digest, a provider key)
+    out = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        if section is not None and loc:
+            where = env_name(section, loc[0]) + "".join(f"[{p}]" for p in loc[1:])
+        else:
+            where = ".".join(loc) or "settings"
+        out.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return out
+
+
+def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
+    """Settings from the environment, with ``overrides`` (section -> field -> value, e.g. a
+    command line's options) on top; invalid values are one ``ConfigError`` naming each
+    variable and what is wrong with it."""
+    sections: dict[str, BaseSettings] = {}
+    problems: list[str] = []
+    for name, info in Settings.model_fields.items():
+        section = info.annotation
+        assert isinstance(section, type) and issubclass(section, BaseSettings)
+        try:
+            sections[name] = section(**(overrides or {}).get(name, {}))
+        except ValidationError as exc:
+            problems += _problems(exc, section)
+    if not problems:
+        try:
+            return Settings.model_validate(sections)
+        except ValidationError as exc:
+            problems += _problems(exc, None)
+    raise ConfigError("invalid settings: " + "; ".join(problems))
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

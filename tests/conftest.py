@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from wire_server import WireServer, guard_network
+from support.settings import make_settings
+from support.wire_server import WireServer, guard_network
 
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.scoring.local import LocalScorer
@@ -22,7 +23,7 @@ def local_scorer() -> LocalScorer:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(cache_dir=tmp_path / "cache", rubrics_dir=RUBRICS)
+    return make_settings(cache={"dir": tmp_path / "cache"}, rubrics={"dir": RUBRICS})
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.settings import make_settings
 
 from gateway.config import Settings
 from gateway.server.app import create_app
@@ -241,7 +242,9 @@ def test_broken_rubric_file_does_not_take_down_others(tmp_path: Path) -> None:
         (Path(__file__).parents[1] / "rubrics" / "support.yaml").read_text()
     )
     (rubrics / "broken.yaml").write_text("name: broken\naxes:\n  category: {labels: [1, 2]}\n")
-    settings = Settings(rubrics_dir=rubrics, cache_enabled=False, rubric_reload_interval_s=0)
+    settings = make_settings(
+        rubrics={"dir": rubrics, "reload_interval_s": 0}, cache={"enabled": False}
+    )
     with TestClient(create_app(settings, wait=True)) as client:
         assert client.post("/classify", json={"text": SEED}).json()["top_label"] == "billing"
         listing = client.get("/rubrics").json()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.settings import make_settings
 
 from gateway.cache.disk import CacheKey, ResultCache
 from gateway.config import Settings
@@ -98,10 +99,10 @@ class CountingScorer:
 
 
 def make_classifier(settings: Settings, scorer: CountingScorer) -> Classifier:
-    cache = ResultCache(settings.cache_dir, settings.cache_ttl_s, settings.cache_size_limit_bytes)
+    cache = ResultCache(settings.cache.dir, settings.cache.ttl_s, settings.cache.size_limit_bytes)
     return Classifier(
         settings=settings,
-        rubrics=RubricStore(settings.rubrics_dir, 60),
+        rubrics=RubricStore(settings.rubrics.dir, 60),
         redactor=PassThroughRedactor(),
         scorer=scorer,  # type: ignore[arg-type]
         cache=cache,
@@ -177,8 +178,10 @@ async def test_single_flight_propagates_errors_and_recovers(
 
 
 def test_ttl_and_size_limit_from_settings(tmp_path: Path) -> None:
-    settings = Settings(cache_dir=tmp_path / "c", cache_ttl_s=0.2, cache_size_limit_bytes=5 << 20)
-    cache = ResultCache(settings.cache_dir, settings.cache_ttl_s, settings.cache_size_limit_bytes)
+    settings = make_settings(
+        cache={"dir": tmp_path / "c", "ttl_s": 0.2, "size_limit_bytes": 5 << 20}
+    )
+    cache = ResultCache(settings.cache.dir, settings.cache.ttl_s, settings.cache.size_limit_bytes)
     assert cache._cache is not None
     assert cache._cache.size_limit == 5 << 20
     cache.set("k", result())
@@ -246,8 +249,8 @@ def test_two_processes_share_one_directory(tmp_path: Path) -> None:
 
 
 def test_corrupt_database_is_rebuilt(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
-    ResultCache(settings.cache_dir, None, 1 << 26).close()
-    db = settings.cache_dir / "cache.db"
+    ResultCache(settings.cache.dir, None, 1 << 26).close()
+    db = settings.cache.dir / "cache.db"
     db.write_bytes(b"this is not a sqlite database" * 100)
     with (
         caplog.at_level(logging.WARNING, "gateway"),
@@ -258,7 +261,7 @@ def test_corrupt_database_is_rebuilt(settings: Settings, caplog: pytest.LogCaptu
     assert r1.status_code == r2.status_code == 200
     assert r2.json()["cached"] is True  # the rebuilt cache works
     assert "corrupt" in caplog.text
-    assert list(settings.cache_dir.glob("cache.db.corrupt-*"))
+    assert list(settings.cache.dir.glob("cache.db.corrupt-*"))
 
 
 def test_unusable_cache_dir_serves_without_cache(
@@ -266,7 +269,7 @@ def test_unusable_cache_dir_serves_without_cache(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    settings = Settings(cache_dir=blocker / "cache")
+    settings = make_settings(cache={"dir": blocker / "cache"})
     with (
         caplog.at_level(logging.WARNING, "gateway"),
         TestClient(create_app(settings, wait=True)) as client,
@@ -285,8 +288,8 @@ def test_read_only_cache_degrades_with_a_warning(
         TestClient(create_app(settings, wait=True)) as client,
     ):
         assert client.post("/classify", json={"text": TICKET}).status_code == 200
-        make_readonly(settings.cache_dir)
-        readonly_guard.append(settings.cache_dir)
+        make_readonly(settings.cache.dir)
+        readonly_guard.append(settings.cache.dir)
         texts = [f"{TICKET} variant {i}" for i in range(5)] + [TICKET]
         statuses = [client.post("/classify", json={"text": t}).status_code for t in texts]
     assert statuses == [200] * len(texts)

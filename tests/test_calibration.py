@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.settings import make_settings
 
 from gateway.evals.metrics import expected_calibration_error, nll
 from gateway.pipeline.calibration import (
@@ -200,7 +201,6 @@ class _FixedScorer:
     reason="the gateway does not apply calibrations yet (integration pending)",
 )
 async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None:
-    from gateway.config import Settings
     from gateway.pipeline.classifier import Classifier
     from gateway.redaction.presidio import PassThroughRedactor
 
@@ -211,7 +211,7 @@ async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None
     )
     store = RubricStore(tmp_path)
     classifier = Classifier(
-        settings=Settings(rubrics_dir=tmp_path),
+        settings=make_settings(rubrics={"dir": tmp_path}),
         rubrics=store,
         redactor=PassThroughRedactor(),
         scorer=_FixedScorer(),  # type: ignore[arg-type]

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from wire_server import WireServer, schema_filler
+from pydantic import ValidationError
+from support.settings import make_settings
+from support.wire_server import WireServer, schema_filler
 
-from gateway.config import Settings
+from gateway.config import ProviderSettings, RetryPolicy, ScoringSettings, Settings
 from gateway.errors import (
     ConfigError,
     GatewayError,
@@ -16,7 +18,7 @@ from gateway.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from gateway.providers.client import ProviderClient, ProviderConfig, RetryPolicy
+from gateway.providers.client import ProviderClient
 from gateway.providers.prompts import load_prompt
 from gateway.rubrics.model import Axis, Label, RubricSet, Thresholds
 from gateway.scoring.base import AxisScores, Overridable, ScoreOutcome, Scorer, ScoreResult
@@ -272,14 +274,14 @@ async def test_check_skips_a_provider_outage_but_refuses_a_bad_configuration() -
 
 
 def settings(wire: WireServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"model": "openai/test-model", "api_base": wire.url}
-    values.update(overrides)
-    return Settings(**values)
+    return make_settings(
+        provider={"model": "openai/test-model", "api_base": wire.url}, scoring=overrides
+    )
 
 
 def client(wire: WireServer) -> ProviderClient:
     return ProviderClient(
-        ProviderConfig(
+        ProviderSettings(
             model="openai/test-model",
             api_base=wire.url,
             retry=RetryPolicy(max_retries=1, backoff_initial_s=0.001, backoff_max_s=0.002),
@@ -342,8 +344,8 @@ def test_logprob_scorer_gets_a_label_code_prompt(wire: WireServer) -> None:
 
 
 def test_misconfiguration_is_reported_at_start_up(wire: WireServer) -> None:
-    with pytest.raises(ConfigError, match="GATEWAY_MODEL"):
-        build_scorer(Settings(scorer="llm"), local())
+    with pytest.raises(ValidationError, match="GATEWAY_MODEL"):  # the settings refuse it
+        Settings(scoring=ScoringSettings(scorer="llm"))
     with pytest.raises(ConfigError, match="GATEWAY_PROMPT"):
         build_scorer(settings(wire, prompt="classify.v9"), local())
     with pytest.raises(ConfigError, match="structured"):
@@ -388,6 +390,14 @@ def test_a_scorer_without_variants_refuses_overrides() -> None:
 
 def test_fingerprint_changes_with_the_model_chain(wire: WireServer) -> None:
     one = build_scorer(settings(wire, scorer="llm"), local())
-    two = build_scorer(settings(wire, scorer="llm", fallback_models=["openai/b"]), local())
+    chain = make_settings(
+        provider={
+            "model": "openai/test-model",
+            "api_base": wire.url,
+            "fallback_models": ["openai/b"],
+        },
+        scoring={"scorer": "llm"},
+    )
+    two = build_scorer(chain, local())
     assert one.fingerprint != two.fingerprint
     assert one.prompt == two.prompt

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from support.wire_server import WireServer, text
 from typer.testing import CliRunner
-from wire_server import WireServer, text
 
 from gateway.cli import app
 

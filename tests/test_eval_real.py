@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.settings import make_settings
 
 from gateway.cache.disk import ResultCache
-from gateway.config import PROJECT_ROOT, Settings, get_settings
+from gateway.config import PROJECT_ROOT, get_settings
 from gateway.evals.harness import ClassifyFn, SuiteReport
 from gateway.evals.report import write_report
 from gateway.evals.runner import EvalOptions, calibrate_suite, evaluate_suite, real_factory
@@ -80,8 +81,10 @@ def scorer_factory(scorer: LocalScorer, cache_dir: Path):  # type: ignore[no-unt
 
     @contextmanager
     def factory(loaded: LoadedSuite, run: RunSpec, *, cache: bool) -> Iterator[ClassifyFn]:
-        settings = Settings(
-            rubrics_dir=loaded.rubric_path.parent, cache_dir=cache_dir, allow_unredacted=True
+        settings = make_settings(
+            rubrics={"dir": loaded.rubric_path.parent},
+            cache={"dir": cache_dir},
+            redaction={"allow_unredacted": True},
         )
         result_cache = ResultCache(cache_dir, None, 1 << 24) if cache else None
         classifier = Classifier(

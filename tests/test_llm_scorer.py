@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from wire_server import (
+from support.wire_server import (
     Reply,
     WireServer,
     error,
@@ -20,8 +20,9 @@ from wire_server import (
     wire_client,
 )
 
+from gateway.config import ProviderSettings, RetryPolicy
 from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
-from gateway.providers.client import ProviderClient, ProviderConfig, RetryPolicy, TokenLogprob
+from gateway.providers.client import ProviderClient, TokenLogprob
 from gateway.providers.prompts import load_prompt
 from gateway.rubrics.model import Axis, Label, RubricSet
 from gateway.scoring.base import Scorer, ScoreResult
@@ -322,7 +323,7 @@ async def test_check_refuses_a_provider_without_logprobs_before_any_call(
     wire: WireServer,
 ) -> None:
     scorer = LogprobScorer(
-        ProviderClient(ProviderConfig(model="anthropic/claude-3-5-haiku-latest", retry=FAST)),
+        ProviderClient(ProviderSettings(model="anthropic/claude-3-5-haiku-latest", retry=FAST)),
         load_prompt("label_code.v1"),
     )
     with pytest.raises(ConfigError, match="does not support logprobs"):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from wire_server import WireServer, schema_filler
+from support.settings import make_settings
+from support.wire_server import WireServer, schema_filler
 
-from gateway.config import PROJECT_ROOT, Settings
+from gateway.config import PROJECT_ROOT, RetryPolicy
 from gateway.server.app import create_app
 
 TICKETS = [
@@ -29,13 +30,15 @@ def llm_client(
 ) -> Iterator[TestClient]:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     wire.responder = schema_filler
-    settings = Settings(
-        cache_dir=tmp_path / "cache",
-        rubrics_dir=PROJECT_ROOT / "rubrics",
-        scorer="llm",
-        model="openai/test-model",
-        api_base=wire.url,
-        max_retries=0,
+    settings = make_settings(
+        cache={"dir": tmp_path / "cache"},
+        rubrics={"dir": PROJECT_ROOT / "rubrics"},
+        scoring={"scorer": "llm"},
+        provider={
+            "model": "openai/test-model",
+            "api_base": wire.url,
+            "retry": RetryPolicy(max_retries=0),
+        },
     )
     with TestClient(create_app(settings, wait=True)) as client:
         yield client

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from wire_server import Reply, WireServer, error, schema_filler, text
+from support.settings import make_settings
+from support.wire_server import Reply, WireServer, error, schema_filler, text
 
-from gateway.config import PROJECT_ROOT, Settings
+from gateway.config import PROJECT_ROOT, RetryPolicy, Settings
 from gateway.errors import InvalidRequestError
 from gateway.providers.prompts import Prompt, load_prompt
 from gateway.rubrics.model import RubricSet
@@ -28,18 +29,20 @@ BAD = "Zanzibar-7731 this one breaks the provider"
 
 
 def provider_settings(tmp_path: Path, wire: WireServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "cache_dir": tmp_path / "cache",
-        "rubrics_dir": PROJECT_ROOT / "rubrics",
-        "model": "openai/test-model",
-        "api_base": wire.url,
-        "scorer": "llm",
-        "redact": False,  # not under test here; keeps Presidio out of start-up
-        "max_retries": 0,
-        "deadline_s": 10.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    scoring: dict[str, Any] = {"scorer": "llm"}
+    scoring.update(overrides)
+    return make_settings(
+        cache={"dir": tmp_path / "cache"},
+        rubrics={"dir": PROJECT_ROOT / "rubrics"},
+        provider={
+            "model": "openai/test-model",
+            "api_base": wire.url,
+            "retry": RetryPolicy(max_retries=0),
+            "deadline_s": 10.0,
+        },
+        redaction={"enabled": False},  # not under test here; keeps Presidio out of start-up
+        scoring=scoring,
+    )
 
 
 @pytest.fixture
@@ -243,8 +246,10 @@ def test_allowed_overrides_are_still_checked(
 
 
 def test_a_prompt_override_on_the_local_scorer_is_a_clear_422(tmp_path: Path) -> None:
-    settings = Settings(
-        cache_dir=tmp_path / "cache", redact=False, allow_overrides=True, scorer="local"
+    settings = make_settings(
+        cache={"dir": tmp_path / "cache"},
+        redaction={"enabled": False},
+        scoring={"allow_overrides": True, "scorer": "local"},
     )
     with TestClient(create_app(settings, wait=True)) as client:
         resp = client.post("/classify", json={"text": SEED, "prompt": "classify.v2"})
@@ -286,7 +291,9 @@ class Variable:
 def test_variants_are_built_once_and_bounded() -> None:
     base = Variable()
     assert isinstance(base, Overridable) and isinstance(base, Scorer)
-    settings = Settings(allow_overrides=True, override_models=["m1", "m2", "m3"])
+    settings = make_settings(
+        scoring={"allow_overrides": True, "override_models": ["m1", "m2", "m3"]}
+    )
     variants = ScorerVariants(base, settings, max_variants=2)
     assert variants.for_request(None, None) is base
     assert variants.for_request("m0", "classify.v2") is base  # what it serves already

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from wire_server import Body, Reply, WireServer, error, json_reply, requested_schema, text
+from support.wire_server import Body, Reply, WireServer, error, json_reply, requested_schema, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from load import free_port, start_server, wait_ready

@@ -19,7 +19,7 @@ from instructor.v2.core.providers import Provider
 from instructor.v2.providers.openai.handlers import OpenAIJSONHandler
 from litellm._internal_context import is_internal_call
 from pydantic import BaseModel
-from wire_server import WireServer, json_reply, wire_client
+from support.wire_server import WireServer, json_reply, wire_client
 
 import gateway.providers.client  # noqa: F401  (applies the tuning)
 from gateway.providers import tuning as provider_tuning

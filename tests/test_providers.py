@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import BaseModel
-from wire_server import (
+from support.wire_server import (
     Reply,
     WireServer,
     error,
@@ -20,10 +20,10 @@ from wire_server import (
     wire_client,
 )
 
+from gateway.config import RetryPolicy
 from gateway.errors import ProviderError, ProviderUnavailableError
 from gateway.providers.client import (
     ProviderClient,
-    RetryPolicy,
     is_transient,
     retry_after_s,
 )

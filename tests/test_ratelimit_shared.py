@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support.settings import override
 from test_cache import make_readonly, readonly_guard  # noqa: F401 (a fixture)
 from test_load_faults import _children
 from test_metrics_multiprocess import _only
@@ -58,7 +59,7 @@ def test_shared_bucket_refills(tmp_path: Path) -> None:
 
 
 def test_store_holds_key_digests_only(settings: Settings) -> None:
-    limited = settings.model_copy(update={"api_keys": [hash_key(KEY)], "rate_limit_per_minute": 2})
+    limited = override(settings, access={"api_keys": [hash_key(KEY)], "rate_limit_per_minute": 2})
     with TestClient(create_app(limited, wait=True)) as client:
         codes = [
             client.post("/classify", json=TICKET, headers={"x-api-key": KEY}).status_code
@@ -66,7 +67,7 @@ def test_store_holds_key_digests_only(settings: Settings) -> None:
         ]
     assert codes == [200, 200, 429]
     stored = b"".join(
-        p.read_bytes() for p in (settings.cache_dir / "ratelimit").rglob("*") if p.is_file()
+        p.read_bytes() for p in (settings.cache.dir / "ratelimit").rglob("*") if p.is_file()
     )
     assert hash_key(KEY)[:12].encode() in stored  # the bucket is there, under the key's id
     assert KEY.encode() not in stored
@@ -92,14 +93,14 @@ def test_read_only_store_never_500s(
     caplog: pytest.LogCaptureFixture,
     readonly_guard: list[Path],  # noqa: F811
 ) -> None:
-    limited = settings.model_copy(update={"api_keys": [hash_key(KEY)], "rate_limit_per_minute": 3})
+    limited = override(settings, access={"api_keys": [hash_key(KEY)], "rate_limit_per_minute": 3})
     h = {"x-api-key": KEY}
     with (
         caplog.at_level(logging.WARNING, "gateway"),
         TestClient(create_app(limited, wait=True)) as client,
     ):
         assert client.post("/classify", json=TICKET, headers=h).status_code == 200
-        directory = settings.cache_dir / "ratelimit"
+        directory = settings.cache.dir / "ratelimit"
         make_readonly(directory)
         readonly_guard.append(directory)
         codes = [client.post("/classify", json=TICKET, headers=h).status_code for _ in range(4)]

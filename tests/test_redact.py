@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import ValidationError
+from support.settings import make_settings
 
-from gateway.config import Settings
 from gateway.errors import ConfigError, ModelFileError
 from gateway.redaction.presidio import (
     ENTITY_TYPES,
@@ -325,7 +325,7 @@ def test_allow_list_from_settings(redactor: PresidioRedactor) -> None:
     assert "Northwind Traders" not in redactor.redact(text).text
 
     allowing = PresidioRedactor.from_settings(
-        Settings(redaction_allow=["Northwind Traders", "support@northwind.example"])
+        make_settings(redaction={"allow": ["Northwind Traders", "support@northwind.example"]})
     )
     result = allowing.redact(text)
     assert "Northwind Traders" in result.text
@@ -360,13 +360,13 @@ def test_allowed_part_does_not_unredact_the_whole(redactor: PresidioRedactor) ->
 
 
 def test_invalid_deployment_allow_pattern_is_a_config_error() -> None:
-    settings = Settings(redaction_allow_patterns=["ORD-\\d+", "(unclosed"])
+    settings = make_settings(redaction={"allow_patterns": ["ORD-\\d+", "(unclosed"]})
     with pytest.raises(ConfigError, match=r"redaction_allow_patterns\[1\]: invalid regular"):
         PresidioRedactor.from_settings(settings)
 
 
 def test_deployment_allow_pattern_protects_its_match() -> None:
-    settings = Settings(redaction_allow_patterns=[r"\+1 800 555 \d{4}"])
+    settings = make_settings(redaction={"allow_patterns": [r"\+1 800 555 \d{4}"]})
     result = PresidioRedactor.from_settings(settings).redact(
         "Call +1 800 555 0199 or +1 415 555 2671"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.settings import make_settings, override
 
 from gateway.config import Settings
 from gateway.errors import ConfigError
@@ -25,7 +26,7 @@ KEY, LIMITED, OTHER = "k-full-0123456789", "k-limited-0123456789", "k-unknown-01
 def keyed(settings: Settings, tmp_path: Path) -> Settings:
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text(f"# comment\n\n{hash_key(LIMITED)} support_lite, inline\n")
-    return settings.model_copy(update={"api_keys": [hash_key(KEY)], "api_keys_file": keys_file})
+    return override(settings, access={"api_keys": [hash_key(KEY)], "api_keys_file": keys_file})
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_open_routes_need_no_key(kclient: TestClient) -> None:
 
 
 def test_lookup_compares_digests() -> None:
-    store = KeyStore(load_keys(Settings(api_keys=[hash_key(KEY).upper()])))
+    store = KeyStore(load_keys(make_settings(access={"api_keys": [hash_key(KEY).upper()]})))
     assert store.lookup(KEY) is not None
     assert store.lookup(KEY + "x") is None
     assert store.lookup(hash_key(KEY)) is None  # the digest itself is not a key
@@ -80,12 +81,12 @@ def test_lookup_compares_digests() -> None:
 
 def test_bad_digest_is_a_config_error_without_echo() -> None:
     with pytest.raises(ConfigError) as err:
-        load_keys(Settings(api_keys=["my-plaintext-key"]))
+        load_keys(make_settings(access={"api_keys": ["my-plaintext-key"]}))
     assert "my-plaintext-key" not in err.value.message
 
 
 def test_rate_limit_429_with_retry_after(keyed: Settings) -> None:
-    settings = keyed.model_copy(update={"rate_limit_per_minute": 3})
+    settings = override(keyed, access={"rate_limit_per_minute": 3})
     with TestClient(create_app(settings, wait=True)) as client:
         codes = [
             client.post("/classify", json=TICKET, headers={"x-api-key": KEY}).status_code
@@ -112,7 +113,7 @@ def test_token_bucket_refills() -> None:
 
 
 def test_body_size_limit_413(settings: Settings) -> None:
-    small = settings.model_copy(update={"max_request_bytes": 2048})
+    small = override(settings, server={"max_request_bytes": 2048})
     with TestClient(create_app(small, wait=True)) as client:
         r = client.post("/classify", json={"text": "x" * 4000})
         assert r.status_code == 413
@@ -138,7 +139,7 @@ def test_request_timeout_504(settings: Settings) -> None:
             await asyncio.sleep(30)
             raise AssertionError
 
-    fast = settings.model_copy(update={"request_timeout_s": 0.5})
+    fast = override(settings, server={"request_timeout_s": 0.5})
     with TestClient(create_app(fast, wait=True)) as client:
         client.app.state.gateway.classifier.scorer = Hanging()  # type: ignore[attr-defined]
         started = time.perf_counter()

@@ -230,4 +230,4 @@ class ResultCache:
 
 
 def open_cache(settings: Settings) -> ResultCache:
-    return ResultCache(settings.cache_dir, settings.cache_ttl_s, settings.cache_size_limit_bytes)
+    return ResultCache(settings.cache.dir, settings.cache.ttl_s, settings.cache.size_limit_bytes)

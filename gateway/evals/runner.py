@@ -86,19 +86,23 @@ def real_factory(loaded: LoadedSuite, run: RunSpec, *, cache: bool) -> Iterator[
     from gateway.server.app import build_classifier
 
     base = get_settings()
-    overrides: dict[str, object] = {
-        "rubrics_dir": loaded.rubric_path.parent,
-        "rubric_reload_interval_s": 3600.0,
-        "scorer": run.scorer,
-        "cache_enabled": cache and base.cache_enabled,
-    }
-    if run.model is not None:
-        overrides["model"] = run.model
+    scoring: dict[str, object] = {"scorer": run.scorer}
     if run.prompt is not None:
-        overrides["prompt"] = run.prompt
-    if loaded.suite.redact is False:
-        overrides["allow_unredacted"] = True
-    settings = base.model_copy(update=overrides)
+        scoring["prompt"] = run.prompt
+    settings = base.replace(
+        rubrics=base.rubrics.model_copy(
+            update={"dir": loaded.rubric_path.parent, "reload_interval_s": 3600.0}
+        ),
+        scoring=base.scoring.model_copy(update=scoring),
+        provider=base.provider.model_copy(update={"model": run.model or base.provider.model}),
+        cache=base.cache.model_copy(update={"enabled": cache and base.cache.enabled}),
+        # redact=false in a suite is allowed here (and only here)
+        redaction=base.redaction.model_copy(
+            update={
+                "allow_unredacted": base.redaction.allow_unredacted or loaded.suite.redact is False
+            }
+        ),
+    )
     classifier = build_classifier(settings)
     try:
         yield classifier.classify_many

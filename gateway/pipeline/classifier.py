@@ -21,7 +21,7 @@ from gateway.errors import (
 )
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.calibration import CalibrationStore
-from gateway.pipeline.decision import Floors, decide_axis, overall
+from gateway.pipeline.decision import decide_axis, overall
 from gateway.pipeline.rules import apply_rules
 from gateway.redaction.presidio import PassThroughRedactor, RedactedText, Redactor
 from gateway.rubrics.model import RedactionOverrides, RubricSet, RubricStore, Thresholds
@@ -61,7 +61,7 @@ class Classifier:
         self.redactor = redactor
         self.variants = ScorerVariants(scorer, settings)
         self.cache = cache
-        self.floors = Floors(none_fits=settings.none_fits_floor, multi_fit=settings.multi_fit_floor)
+        self.floors = settings.floors
         self._passthrough = PassThroughRedactor()
         self.calibrations = CalibrationStore()
         self._batchers: tuple[asyncio.AbstractEventLoop, MicroBatcher] | None = None
@@ -79,35 +79,35 @@ class Classifier:
     # ------------------------------------------------------------------ stages
 
     def _rubric_for(self, req: ClassifyRequest) -> RubricSet:
+        limits = self.settings.limits
         if req.labels is not None:
             if req.rubric is not None:
                 raise InvalidRequestError("give either 'rubric' or inline 'labels', not both")
-            if len(req.labels) > self.settings.max_inline_labels:
+            if len(req.labels) > limits.max_inline_labels:
                 raise LabelsInvalidError(
-                    f"{len(req.labels)} inline labels; at most {self.settings.max_inline_labels}"
+                    f"{len(req.labels)} inline labels; at most {limits.max_inline_labels}"
                 )
             for i, label in enumerate(req.labels):
-                if len(label.rubric) > self.settings.max_label_chars:
+                if len(label.rubric) > limits.max_label_chars:
                     raise LabelsInvalidError(
-                        f"labels[{i}].rubric is longer than {self.settings.max_label_chars} chars"
+                        f"labels[{i}].rubric is longer than {limits.max_label_chars} chars"
                     )
             return RubricSet.inline(req.labels)
-        return self.rubrics.get(req.rubric or self.settings.default_rubric)
+        return self.rubrics.get(req.rubric or self.settings.rubrics.default)
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
             raise TextEmptyError("text is empty")
-        if len(text) > self.settings.max_text_chars:
-            raise TextTooLongError(
-                f"text has {len(text)} characters; the limit is {self.settings.max_text_chars}"
-            )
+        limit = self.settings.limits.max_text_chars
+        if len(text) > limit:
+            raise TextTooLongError(f"text has {len(text)} characters; the limit is {limit}")
 
     def _redactor_for(self, req: ClassifyRequest) -> Redactor:
         if req.redact is False:
-            if not self.settings.allow_unredacted:
+            if not self.settings.redaction.allow_unredacted:
                 raise ForbiddenError("this deployment does not allow redact=false")
             return self._passthrough
-        return self.redactor if self.settings.redact else self._passthrough
+        return self.redactor if self.settings.redaction.enabled else self._passthrough
 
     def _validate(
         self, req: ClassifyRequest
@@ -342,11 +342,14 @@ class Classifier:
         """Concurrent requests share a batch on the embedded model (``gateway.pipeline.batching``).
         Not for provider scorers: one batch at a time would queue tickets behind the slowest
         LLM answer of the batch before."""
-        if self.settings.micro_batch <= 1 or self.settings.scorer_kind != "local":
+        if self.settings.local.micro_batch <= 1 or self.settings.scorer_kind != "local":
             return None
         loop = asyncio.get_running_loop()
         if self._batchers is None or self._batchers[0] is not loop:
-            self._batchers = (loop, MicroBatcher(self.classify_many, self.settings.micro_batch))
+            self._batchers = (
+                loop,
+                MicroBatcher(self.classify_many, self.settings.local.micro_batch),
+            )
         return self._batchers[1]
 
     async def classify_many(

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
+from gateway.config import Floors
 from gateway.rubrics.model import Thresholds
 from gateway.schemas import AxisResult, Decision, Flag
 from gateway.scoring.base import AxisScores
 from gateway.scoring.distribution import entropy, margin, top_label
-
-
-class Floors(BaseModel):
-    """Raw-score floors: under ``none_fits`` for every label, nothing fits; two or more at or
-    above ``multi_fit``, several do."""
-
-    none_fits: float
-    multi_fit: float
 
 
 def _r(x: float) -> float:

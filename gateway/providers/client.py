@@ -1,6 +1,6 @@
 """The one seam to model providers: litellm underneath, instructor for structured output.
 
-Built once at start-up (``ProviderClient.from_settings``) and shared by every scorer.
+Built once at start-up from ``ProviderSettings`` and shared by every scorer.
 
 * One call = ``litellm.acompletion`` at temperature 0, with litellm's and the OpenAI SDK's own
   retries switched off (``num_retries=0``, ``max_retries=0``) so that tenacity here is the only
@@ -48,7 +48,7 @@ from litellm.exceptions import (
     ContextWindowExceededError,
 )
 from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -59,9 +59,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from gateway.config import Settings
+from gateway.config import ProviderSettings
 from gateway.errors import (
-    ConfigError,
     GatewayError,
     ProviderError,
     ProviderUnavailableError,
@@ -102,45 +101,6 @@ _TRANSIENT = (
 
 # What instructor re-asks on: the reply did not parse or validate.
 _INVALID_OUTPUT = (ValidationError, json.JSONDecodeError, ResponseParsingError)
-
-
-class RetryPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    max_retries: int = Field(3, ge=0, description="retries per model after the first try")
-    backoff_initial_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(8.0, gt=0)
-    retry_after_max_s: float = Field(30.0, ge=0, description="longest Retry-After honoured")
-
-
-class ProviderConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    model: str = Field(description="litellm model string, e.g. openai/gpt-4o-mini")
-    fallback_models: tuple[str, ...] = ()
-    api_base: str | None = None
-    # None: litellm reads the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
-    api_key: SecretStr | None = None
-    timeout_s: float = Field(30.0, gt=0, description="one HTTP call")
-    deadline_s: float = Field(60.0, gt=0, description="one request: all retries and fallbacks")
-    retry: RetryPolicy = RetryPolicy()
-    # JSON mode (response_format json_object + the schema in the system message) works on the
-    # OpenAI wire and on most OpenAI-compatible servers. TOOLS mode is not offered: litellm
-    # 1.106 imports its MCP gateway (and the optional `mcp` package) whenever `tools` is sent.
-    structured_mode: Literal["json", "json_schema"] = "json"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ProviderConfig:
-        if not settings.model:
-            raise ConfigError("a provider needs GATEWAY_MODEL (a litellm model string)")
-        return cls(
-            model=settings.model,
-            fallback_models=tuple(settings.fallback_models),
-            api_base=settings.api_base,
-            timeout_s=settings.llm_timeout_s,
-            deadline_s=settings.deadline_s,
-            retry=RetryPolicy(max_retries=settings.max_retries),
-        )
 
 
 CallOutcome = Literal["ok", "error", "timeout"]
@@ -334,8 +294,9 @@ class _StopAtDeadline(stop_base):
 class ProviderClient:
     """Async client for one configured model chain (primary + fallbacks)."""
 
-    def __init__(self, config: ProviderConfig, observer: ProviderObserver | None = None) -> None:
+    def __init__(self, config: ProviderSettings, observer: ProviderObserver | None = None) -> None:
         self.config = config
+        self._primary = config.primary
         self.observer: ProviderObserver = observer or NullObserver()
         mode = {"json": instructor.Mode.JSON, "json_schema": instructor.Mode.JSON_SCHEMA}[
             config.structured_mode
@@ -344,32 +305,26 @@ class ProviderClient:
         # litellm.acompletion. No `context=` is ever passed, so instructor renders no Jinja on
         # the (ticket-bearing) messages.
         self._instructor = instructor.from_litellm(self._acompletion, mode=mode, async_client=True)
-        self._primary_provider = config.model.split("/", 1)[0]
+        self._primary_provider = self._primary.split("/", 1)[0]
         if not get_model_cost_map_source_info()["is_env_forced"]:
             log.warning(
                 "litellm was imported before gateway.providers and may have fetched its cost map "
                 "from the internet; set LITELLM_LOCAL_MODEL_COST_MAP=True before importing it"
             )
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, observer: ProviderObserver | None = None
-    ) -> ProviderClient:
-        return cls(ProviderConfig.from_settings(settings), observer)
-
     @property
     def model(self) -> str:
-        return self.config.model
+        return self._primary
 
     def chain(self, model: str | None = None) -> tuple[str, ...]:
         """Models to try in order: the primary (or a per-request override), then fallbacks."""
-        first = model or self.config.model
+        first = model or self._primary
         return (first, *(m for m in self.config.fallback_models if m != first))
 
     def supports_logprobs(self, model: str | None = None) -> bool | None:
         """What litellm's tables say (None: unknown, ask the model)."""
         try:
-            params = litellm.get_supported_openai_params(model=model or self.config.model)
+            params = litellm.get_supported_openai_params(model=model or self._primary)
         except Exception:  # unknown provider/model: no static answer
             return None
         return None if params is None else "logprobs" in params
@@ -380,7 +335,7 @@ class ProviderClient:
         Uses litellm's ``mock_response``: nothing leaves the process.
         """
         await litellm.acompletion(
-            model=self.config.model,
+            model=self._primary,
             messages=[{"role": "user", "content": "warm-up"}],
             mock_response="ok",
         )

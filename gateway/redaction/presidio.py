@@ -485,9 +485,9 @@ class PresidioRedactor:
     @classmethod
     def from_settings(cls, settings: Settings) -> PresidioRedactor:
         return cls(
-            score_threshold=settings.redaction_score_threshold,
-            allow=settings.redaction_allow,
-            allow_patterns=settings.redaction_allow_patterns,
+            score_threshold=settings.redaction.score_threshold,
+            allow=settings.redaction.allow,
+            allow_patterns=settings.redaction.allow_patterns,
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:

@@ -41,7 +41,7 @@ def count_local_fallbacks(tickets: int) -> None:
 
 def _prompt(ref: str, settings: Settings) -> Prompt:
     try:
-        return load_prompt(ref, settings.prompts_dir)
+        return load_prompt(ref, settings.scoring.prompts_dir)
     except InvalidRequestError as exc:
         raise ConfigError(f"GATEWAY_PROMPT: {exc.message}") from None
 
@@ -56,38 +56,41 @@ def build_scorer(
     kind = settings.scorer_kind
     if kind == "local":
         return local
-    if not settings.model:
+    if not settings.provider.model:
         raise ConfigError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
-    client = client or ProviderClient.from_settings(settings, TelemetryObserver())
+    client = client or ProviderClient(settings.provider, TelemetryObserver())
     if kind == "logprob":
-        configured = _prompt(settings.prompt, settings)
+        configured = _prompt(settings.scoring.prompt, settings)
         prompt = (
             configured
             if configured.kind == "label_code"
             else _prompt(DEFAULT_LABEL_CODE_PROMPT, settings)
         )
-        logprob = LogprobScorer(client, prompt, concurrency=settings.llm_concurrency)
-        if settings.fallback_to_local:
+        logprob = LogprobScorer(client, prompt, concurrency=settings.scoring.concurrency)
+        if settings.scoring.fallback_to_local:
             return LocalFallbackScorer(logprob, local, on_local_fallback=count_local_fallbacks)
         return logprob
-    prompt = _prompt(settings.prompt, settings)
+    prompt = _prompt(settings.scoring.prompt, settings)
     if prompt.kind != "structured":
         raise ConfigError(
-            f"GATEWAY_PROMPT={settings.prompt} is a {prompt.kind} prompt; "
+            f"GATEWAY_PROMPT={settings.scoring.prompt} is a {prompt.kind} prompt; "
             f"the {kind} scorer needs a structured one (e.g. classify.v2)"
         )
     llm = LLMScorer(
-        client, prompt, max_reasks=settings.max_reasks, concurrency=settings.llm_concurrency
+        client,
+        prompt,
+        max_reasks=settings.scoring.max_reasks,
+        concurrency=settings.scoring.concurrency,
     )
     if kind == "llm":
-        if settings.fallback_to_local:
+        if settings.scoring.fallback_to_local:
             return LocalFallbackScorer(llm, local, on_local_fallback=count_local_fallbacks)
         return llm
     if kind == "cascade":
         return CascadeScorer(
             local,
             llm,
-            fallback_to_local=settings.fallback_to_local,
+            fallback_to_local=settings.scoring.fallback_to_local,
             on_local_fallback=count_local_fallbacks,
         )
     raise ConfigError(f"unknown scorer {kind!r}; choose local, llm, logprob or cascade")

@@ -11,6 +11,7 @@ scores = softmax(cos / temperature)         the distribution over the axis' labe
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -20,6 +21,7 @@ import anyio.to_thread
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from gateway.config import LocalSettings
 from gateway.rubrics.model import Label, RubricSet
 from gateway.scoring.base import AxisScores, ScoreResult
 from gateway.scoring.distribution import logistic, softmax
@@ -46,15 +48,6 @@ def label_texts(label: Label) -> list[str]:
     return [topic_of(label.rubric), label.name.replace("_", " ").replace("-", " "), *label.examples]
 
 
-class LocalParams(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    # values come from Settings (GATEWAY_LOCAL_*), where the measured defaults are documented
-    temperature: float
-    raw_center: float
-    raw_scale: float
-
-
 class _AxisIndex(BaseModel):
     """Embedded label texts of one axis: row r belongs to label owner[r]."""
 
@@ -70,7 +63,7 @@ class LocalScorer:
 
     name = "local"
 
-    def __init__(self, encoder: Encoder, params: LocalParams, cache_size: int = 64) -> None:
+    def __init__(self, encoder: Encoder, params: LocalSettings, cache_size: int = 64) -> None:
         self._encoder = encoder
         self.params = params
         self._indexes: OrderedDict[str, dict[str, _AxisIndex]] = OrderedDict()
@@ -87,7 +80,7 @@ class LocalScorer:
 
     @property
     def fingerprint(self) -> str:
-        return self.params.model_dump_json()
+        return json.dumps(self.params.fingerprint_fields(), separators=(",", ":"))
 
     def _index(self, rubric: RubricSet) -> dict[str, _AxisIndex]:
         """Label embeddings, computed once per rubric fingerprint."""

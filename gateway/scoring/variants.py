@@ -56,15 +56,15 @@ class ScorerVariants:
                 f"model {model!r} is not served here; the {self.base.name} scorer runs "
                 f"only {self.base.model!r}"
             )
-        if not self.settings.allow_overrides:
+        if not self.settings.scoring.allow_overrides:
             asked = f"model {model!r}" if model is not None else f"prompt {prompt!r}"
             raise InvalidRequestError(
                 f"{asked} is not served here; this gateway runs {self.base.model!r} with "
                 f"{self.base.prompt} and does not allow per-request overrides "
                 "(GATEWAY_ALLOW_OVERRIDES)"
             )
-        if model is not None and model not in self.settings.override_models:
-            allowed = [self.base.model, *self.settings.override_models]
+        if model is not None and model not in self.settings.scoring.override_models:
+            allowed = [self.base.model, *self.settings.scoring.override_models]
             raise InvalidRequestError(
                 f"model {model!r} is not allowed here; allowed: {allowed} (GATEWAY_OVERRIDE_MODELS)"
             )
@@ -86,7 +86,7 @@ class ScorerVariants:
 
     def _load_prompt(self, ref: str) -> Prompt:
         version, _, sha = ref.partition("@")
-        loaded = load_prompt(version, self.settings.prompts_dir)
+        loaded = load_prompt(version, self.settings.scoring.prompts_dir)
         if sha and not loaded.ref.sha.startswith(sha):
             raise InvalidRequestError(
                 f"prompt {ref!r}: this gateway's {loaded.ref.id} is {loaded.ref.tag}"

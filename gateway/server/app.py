@@ -17,7 +17,7 @@ from gateway.redaction.presidio import PassThroughRedactor, Redactor
 from gateway.rubrics.model import RubricStore
 from gateway.scoring.base import Scorer
 from gateway.scoring.encoder import Encoder
-from gateway.scoring.local import LocalParams, LocalScorer
+from gateway.scoring.local import LocalScorer
 from gateway.server.routes import install_error_handlers, router
 from gateway.server.security import Guard, LimitsMiddleware, log_access_mode
 from gateway.server.telemetry import TelemetryMiddleware, configure_logging
@@ -27,16 +27,11 @@ log = logging.getLogger("gateway")
 
 def build_local_scorer(settings: Settings) -> LocalScorer:
     encoder = Encoder(
-        max_tokens=settings.local_max_tokens,
-        threads=settings.local_threads,
-        spin=settings.local_spin,
+        max_tokens=settings.local.max_tokens,
+        threads=settings.local.threads,
+        spin=settings.local.spin,
     )
-    params = LocalParams(
-        temperature=settings.local_temperature,
-        raw_center=settings.local_raw_center,
-        raw_scale=settings.local_raw_scale,
-    )
-    return LocalScorer(encoder, params)
+    return LocalScorer(encoder, settings.local)
 
 
 def build_scorer(settings: Settings) -> Scorer:
@@ -62,7 +57,7 @@ async def check_scorer(settings: Settings, scorer: Scorer) -> bool:
 
 
 def build_redactor(settings: Settings) -> Redactor:
-    if not settings.redact:
+    if not settings.redaction.enabled:
         return PassThroughRedactor()
     from gateway.redaction.presidio import (  # heavy import (spaCy)
         MemoizedRedactor,
@@ -70,21 +65,21 @@ def build_redactor(settings: Settings) -> Redactor:
     )
 
     presidio = PresidioRedactor.from_settings(settings)
-    if settings.redaction_memo_chars == 0:
+    if settings.redaction.memo_chars == 0:
         return presidio
-    return MemoizedRedactor(presidio, settings.redaction_memo_chars)
+    return MemoizedRedactor(presidio, settings.redaction.memo_chars)
 
 
 def build_classifier(settings: Settings, rubrics: RubricStore | None = None) -> Classifier:
     """Everything /classify needs, built once; also used by the CLI and the eval harness."""
     cache = (
-        ResultCache(settings.cache_dir, settings.cache_ttl_s, settings.cache_size_limit_bytes)
-        if settings.cache_enabled
+        ResultCache(settings.cache.dir, settings.cache.ttl_s, settings.cache.size_limit_bytes)
+        if settings.cache.enabled
         else None
     )
     return Classifier(
         settings=settings,
-        rubrics=rubrics or RubricStore(settings.rubrics_dir, settings.rubric_reload_interval_s),
+        rubrics=rubrics or RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s),
         redactor=build_redactor(settings),
         scorer=build_scorer(settings),
         cache=cache,
@@ -96,7 +91,7 @@ class AppState:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.rubrics = RubricStore(settings.rubrics_dir, settings.rubric_reload_interval_s)
+        self.rubrics = RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s)
         self.classifier: Classifier | None = None
         self.startup_error: str | None = None
         self.loaded = threading.Event()
@@ -156,8 +151,8 @@ def create_app(settings: Settings | None = None, *, wait: bool = False) -> FastA
     # Added last = outermost: every response, 413/504 included, gets a request id and a metric.
     app.add_middleware(
         LimitsMiddleware,
-        max_bytes=settings.max_request_bytes,
-        timeout_s=settings.request_timeout_s,
+        max_bytes=settings.server.max_request_bytes,
+        timeout_s=settings.server.request_timeout_s,
     )
     app.add_middleware(TelemetryMiddleware)
     return app

@@ -102,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _check_rubric(principal: Principal, classifier: Classifier, req: ClassifyRequest) -> None:
     """403 when the caller's key is restricted to other rubric sets (inline labels: 'inline')."""
-    name = INLINE if req.labels is not None else (req.rubric or classifier.settings.default_rubric)
+    name = INLINE if req.labels is not None else (req.rubric or classifier.settings.rubrics.default)
     principal.check_rubric(name)
 
 
@@ -118,7 +118,7 @@ async def classify(body: ClassifyRequest, request: Request, principal: Caller) -
 @router.post("/classify/batch", response_model=BatchResponse, responses=_ERRORS)
 async def classify_batch(body: BatchRequest, request: Request, principal: Caller) -> BatchResponse:
     classifier = _classifier(request)
-    limit = classifier.settings.max_batch
+    limit = classifier.settings.limits.max_batch
     if len(body.items) > limit:
         raise BatchTooLargeError(f"batch has {len(body.items)} items; the limit is {limit}")
     started = time.perf_counter()

@@ -64,9 +64,9 @@ def load_keys(settings: Settings) -> list[ApiKey]:
     a line, ``#`` comments and blank lines ignored."""
     keys = [
         ApiKey(digest=_parse_digest(d, f"GATEWAY_API_KEYS[{i}]"))
-        for i, d in enumerate(settings.api_keys)
+        for i, d in enumerate(settings.access.api_keys)
     ]
-    path = settings.api_keys_file
+    path = settings.access.api_keys_file
     if path is not None:
         try:
             lines = Path(path).read_text().splitlines()
@@ -245,8 +245,10 @@ class Guard:
     def __init__(self, settings: Settings) -> None:
         self.keys = KeyStore.from_settings(settings)
         self.limiter = (
-            SharedTokenBucket(settings.rate_limit_per_minute, settings.cache_dir / "ratelimit")
-            if settings.rate_limit_per_minute
+            SharedTokenBucket(
+                settings.access.rate_limit_per_minute, settings.cache.dir / "ratelimit"
+            )
+            if settings.access.rate_limit_per_minute
             else None
         )
 
@@ -297,7 +299,7 @@ def is_loopback(host: str) -> bool:
 def require_safe_bind(settings: Settings, host: str | None = None) -> None:
     """No keys configured means anyone who can reach the port can classify: refuse to bind
     anywhere but loopback. Raises ConfigError; call before starting the server."""
-    host = host or settings.host
+    host = host or settings.server.host
     if load_keys(settings):
         return
     if not is_loopback(host):
@@ -310,12 +312,14 @@ def require_safe_bind(settings: Settings, host: str | None = None) -> None:
 def log_access_mode(settings: Settings, guard: Guard) -> None:
     if guard.keys.required:
         log.info("API keys required (%d configured)", len(guard.keys.keys))
-    elif is_loopback(settings.host):
-        log.warning("no API keys configured: unauthenticated, bound to %s only", settings.host)
+    elif is_loopback(settings.server.host):
+        log.warning(
+            "no API keys configured: unauthenticated, bound to %s only", settings.server.host
+        )
     else:
         log.error(
             "no API keys configured but host is %s: serve on loopback only or configure keys",
-            settings.host,
+            settings.server.host,
         )
 
 

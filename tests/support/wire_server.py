@@ -351,7 +351,8 @@ def wire_client(wire: WireServer, **overrides: Any) -> Any:
     """A ProviderClient pointed at ``wire`` (model openai/test-model), built as the tests need."""
     from pydantic import SecretStr
 
-    from gateway.providers.client import ProviderClient, ProviderConfig
+    from gateway.config import ProviderSettings
+    from gateway.providers.client import ProviderClient
 
     config: dict[str, Any] = {
         "model": "openai/test-model",
@@ -360,7 +361,7 @@ def wire_client(wire: WireServer, **overrides: Any) -> Any:
         "deadline_s": 10.0,
     }
     config.update(overrides)
-    return ProviderClient(ProviderConfig(**config))
+    return ProviderClient(ProviderSettings(**config))
 
 
 def guard_network(monkeypatch: Any) -> list[str]:

@@ -45,7 +45,7 @@ from gateway.errors import GatewayError  # noqa: E402
 from gateway.providers import tuning as provider_tuning  # noqa: E402  (after the path set-up above)
 from gateway.providers.client import ProviderClient, litellm  # noqa: E402
 from gateway.providers.prompts import load_prompt  # noqa: E402
-from gateway.rubrics.model import Axis, Label, RubricSet  # noqa: E402
+from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
 
 TICKET = "I was charged twice for my subscription this month. Please refund the duplicate charge."

@@ -33,7 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.redaction.presidio import ENTITY_TYPES, Finding, PresidioRedactor  # noqa: E402
+from gateway.redaction import (  # noqa: E402
+    ENTITY_TYPES,
+    Finding,
+    PresidioRedactor,
+    load_spacy_model,
+)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "pii_tickets" / "tickets.jsonl"
 CORE_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN")
@@ -130,7 +135,7 @@ def main() -> None:
 
     tickets = load(args.data)
     started = time.perf_counter()
-    redactor = PresidioRedactor()
+    redactor = PresidioRedactor(load_spacy_model())
     build_s = time.perf_counter() - started
 
     tally = Tally()

@@ -4,7 +4,7 @@ The model loads before the worker accepts connections (``wait=True``). Under ``-
 every worker accepts from one shared listening socket, so a worker that listened while loading
 would answer its share of traffic with 503 not_ready: after a crash, the replacement worker
 did exactly that for seconds while the surviving worker could have served everything
-(tests/test_load_faults.py). Rolling restarts (SIGHUP) wait ``--timeout-worker-healthcheck``
+(tests/server/test_load_faults.py). Rolling restarts (SIGHUP) wait ``--timeout-worker-healthcheck``
 seconds for a new worker to be ready: set it above the model's load time (`rubric serve --workers N`
 sets 30).
 """

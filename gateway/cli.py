@@ -19,7 +19,7 @@ from rich.table import Table
 
 from gateway.config import Settings, get_settings, load_settings
 from gateway.errors import GatewayError, RubricInvalidError
-from gateway.rubrics.model import load_rubric_file
+from gateway.rubrics import load_rubric_file
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 app = typer.Typer(
@@ -130,7 +130,7 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON response")] = False,
 ) -> None:
     """Classify one ticket locally (no server needed) and print the result."""
-    from gateway.server.app import build_classifier, check_scorer
+    from gateway.pipeline.build import build_classifier, check_classifier
 
     if text == "-":
         text = sys.stdin.read()
@@ -138,7 +138,7 @@ def classify(
     async def checked_classify() -> ClassifyResponse:
         # the server's start-up check first: a model the scorer cannot use is a config_invalid
         # error naming the fix, not a failure of this one ticket
-        await check_scorer(settings, classifier.scorer)
+        await check_classifier(classifier)
         return await classifier.classify(ClassifyRequest(text=text, rubric=rubric, axes=axes))
 
     try:
@@ -182,9 +182,9 @@ def check(
         ok.append(path)
         if not no_overlap:
             if scorer is None:
-                from gateway.server.app import build_local_scorer
+                from gateway.scoring.factory import build_local_scorer
 
-                scorer = build_local_scorer(get_settings())
+                scorer = build_local_scorer(get_settings().local)
             for axis, a, b, cos in scorer.near_duplicates(rubric, overlap):
                 warnings.append(
                     f"{path}: warning: axes.{axis}: labels {a!r} and {b!r} have near-duplicate "
@@ -216,47 +216,16 @@ def _require_safe_bind(settings: Settings) -> None:
         raise typer.Exit(2) from None
 
 
-cache_app = typer.Typer(help="Inspect or empty the result cache.", no_args_is_help=True)
-app.add_typer(cache_app, name="cache")
+def _register_area_commands() -> None:
+    """Each area adds its own sub-commands (``rubric cache ...``, ``rubric eval ...``)."""
+    from gateway.cache.cli import register as register_cache
+    from gateway.evals.cli import register as register_evals
+
+    register_cache(app)
+    register_evals(app)
 
 
-@cache_app.command("stats")
-def cache_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Entries, size on disk, limit and TTL of the result cache."""
-    from gateway.cache.disk import open_cache
-
-    cache = open_cache(get_settings())
-    stats = cache.stats()
-    cache.close()
-    if as_json:
-        out.print_json(stats.model_dump_json())
-        return
-    table = Table(title="result cache")
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    for field in ("directory", "enabled", "entries", "volume_bytes", "size_limit_bytes", "ttl_s"):
-        table.add_row(field, str(getattr(stats, field)))
-    out.print(table)
-
-
-@cache_app.command("clear")
-def cache_clear() -> None:
-    """Remove every cached result (safe while servers run: diskcache is process-safe)."""
-    from gateway.cache.disk import open_cache
-
-    cache = open_cache(get_settings())
-    removed = cache.clear()
-    cache.close()
-    out.print(f"removed {removed} cached results from {cache.directory}")
-
-
-def _register_eval_commands() -> None:
-    from gateway.evals.cli import register
-
-    register(app)
-
-
-_register_eval_commands()
+_register_area_commands()
 
 if __name__ == "__main__":
     app()

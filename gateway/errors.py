@@ -1,8 +1,42 @@
 """One error tree for the whole gateway.
 
 Every failure a caller can see is a ``GatewayError`` with a stable ``code`` and an HTTP
-``status``; modules translate foreign exceptions into these at their boundary. Messages must
-never contain ticket text: they name fields, files and limits, not content.
+``status``; modules translate foreign exceptions into these at their boundary (``raise ... from
+exc``, so the cause stays in the server log). Messages must never contain ticket text: they name
+fields, files and limits, not content.
+
+    GatewayError
+    ├── RequestError                the request cannot be served as sent (4xx)
+    │   ├── InvalidRequestError         422 invalid_request
+    │   │   ├── TextEmptyError          422 text_empty
+    │   │   └── LabelsInvalidError      422 labels_invalid
+    │   ├── InvalidJsonError            400 invalid_json
+    │   ├── RubricInvalidError          400 rubric_invalid  (a file: file:line; or a draft)
+    │   ├── UnauthorizedError           401 unauthorized
+    │   ├── ForbiddenError              403 forbidden
+    │   ├── NotFoundError               404 not_found
+    │   │   └── RubricNotFoundError     404 rubric_not_found
+    │   ├── MethodNotAllowedError       405 method_not_allowed
+    │   ├── TooLargeError               413
+    │   │   ├── TextTooLongError        413 text_too_long
+    │   │   ├── BatchTooLargeError      413 batch_too_large
+    │   │   └── RequestTooLargeError    413 request_too_large
+    │   └── RateLimitedError            429 rate_limited  (+ Retry-After)
+    ├── ServiceError                the gateway or what it depends on cannot answer now (5xx)
+    │   ├── InternalError               500 internal_error  (a bug)
+    │   │   └── IncompleteResultsError  500 internal_error  (a result slot was never filled)
+    │   ├── ProviderError               502 provider_error
+    │   ├── NotReadyError               503 not_ready
+    │   ├── ProviderUnavailableError    503 provider_unavailable
+    │   └── RequestTimeoutError         504 timeout
+    └── SetupError                  the deployment's settings or files are unusable
+        ├── ConfigError                 config_invalid  (settings, keys file, prompt)
+        ├── ModelFileError              model_file_invalid  (an embedded model's files)
+        ├── evals.SuiteError            suite_invalid  (an eval suite file)
+        └── evals.DataMissingError      suite_data_missing  (a suite's dataset is absent)
+
+A ``SetupError`` stops start-up (``/healthz`` says ``failed`` with it) or a CLI command (exit 2);
+it reaches an HTTP caller only as the reason of a 503 ``not_ready``.
 """
 
 from __future__ import annotations
@@ -19,7 +53,17 @@ class GatewayError(Exception):
         self.message = message
 
 
-class InvalidRequestError(GatewayError):
+# --------------------------------------------------------------------------- 4xx
+
+
+class RequestError(GatewayError):
+    """The caller's request cannot be served as sent; sending it again will not help."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class InvalidRequestError(RequestError):
     status = 422
     code = "invalid_request"
 
@@ -28,27 +72,17 @@ class TextEmptyError(InvalidRequestError):
     code = "text_empty"
 
 
-class TextTooLongError(GatewayError):
-    status = 413
-    code = "text_too_long"
-
-
-class BatchTooLargeError(GatewayError):
-    status = 413
-    code = "batch_too_large"
-
-
 class LabelsInvalidError(InvalidRequestError):
     code = "labels_invalid"
 
 
-class RubricNotFoundError(GatewayError):
-    status = 404
-    code = "rubric_not_found"
+class InvalidJsonError(RequestError):
+    status = 400
+    code = "invalid_json"
 
 
-class RubricInvalidError(GatewayError):
-    """A rubric file or inline rubric that fails to parse or validate."""
+class RubricInvalidError(RequestError):
+    """A rubric that fails to parse or validate; ``problems`` are ``file:line: field: msg``."""
 
     status = 400
     code = "rubric_invalid"
@@ -58,17 +92,48 @@ class RubricInvalidError(GatewayError):
         self.problems = problems or [message]
 
 
-class UnauthorizedError(GatewayError):
+class UnauthorizedError(RequestError):
     status = 401
     code = "unauthorized"
 
 
-class ForbiddenError(GatewayError):
+class ForbiddenError(RequestError):
     status = 403
     code = "forbidden"
 
 
-class RateLimitedError(GatewayError):
+class NotFoundError(RequestError):
+    status = 404
+    code = "not_found"
+
+
+class RubricNotFoundError(NotFoundError):
+    code = "rubric_not_found"
+
+
+class MethodNotAllowedError(RequestError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class TooLargeError(RequestError):
+    status = 413
+    code = "request_too_large"
+
+
+class TextTooLongError(TooLargeError):
+    code = "text_too_long"
+
+
+class BatchTooLargeError(TooLargeError):
+    code = "batch_too_large"
+
+
+class RequestTooLargeError(TooLargeError):
+    code = "request_too_large"
+
+
+class RateLimitedError(RequestError):
     status = 429
     code = "rate_limited"
 
@@ -77,39 +142,67 @@ class RateLimitedError(GatewayError):
         self.retry_after_s = retry_after_s
 
 
-class RequestTimeoutError(GatewayError):
-    status = 504
-    code = "timeout"
+# --------------------------------------------------------------------------- 5xx
 
 
-class ConfigError(GatewayError):
-    """The deployment's configuration is unusable (reported at start-up)."""
+class ServiceError(GatewayError):
+    """The gateway, or a service it depends on, cannot answer now."""
+
+    status = 503
+    code = "unavailable"
+
+
+class InternalError(ServiceError):
+    """A bug: reported without detail to the caller, with its type in the log."""
 
     status = 500
-    code = "config_invalid"
+    code = "internal_error"
 
 
-class NotReadyError(GatewayError):
-    status = 503
-    code = "not_ready"
+class IncompleteResultsError(InternalError):
+    """A list of result slots came back with a slot never filled (``gateway.slots``)."""
 
 
-class ModelFileError(GatewayError):
-    """An embedded-model file is missing or does not match its pinned hash."""
-
-    status = 503
-    code = "model_file_invalid"
-
-
-class ProviderError(GatewayError):
+class ProviderError(ServiceError):
     """A model provider failed in a way retrying will not fix (bad request, auth)."""
 
     status = 502
     code = "provider_error"
 
 
-class ProviderUnavailableError(GatewayError):
+class NotReadyError(ServiceError):
+    status = 503
+    code = "not_ready"
+
+
+class ProviderUnavailableError(ServiceError):
     """Every provider attempt (retries and fallbacks) failed on transient faults."""
 
     status = 503
     code = "provider_unavailable"
+
+
+class RequestTimeoutError(ServiceError):
+    status = 504
+    code = "timeout"
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+class SetupError(GatewayError):
+    """The deployment's settings or files are unusable: fix them and restart."""
+
+    status = 500
+    code = "setup_invalid"
+
+
+class ConfigError(SetupError):
+    code = "config_invalid"
+
+
+class ModelFileError(SetupError):
+    """An embedded-model file is missing or does not match its pinned hash."""
+
+    status = 503
+    code = "model_file_invalid"

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from gateway.rubrics.model import Label
+from gateway.rubrics import Label
 
 Decision = Literal["auto_route", "review", "manual", "escalate"]
 
@@ -89,6 +89,9 @@ class ClassifyResponse(BaseModel):
         None, description="id of the calibration applied to the primary axis (rubric calibrate)"
     )
     usage: Usage | None = None
+    fallback: bool = Field(
+        False, description="the provider was unavailable and the embedded model answered"
+    )
     cached: bool = False
     latency_ms: float
     metadata: dict[str, str] = Field(default_factory=dict)

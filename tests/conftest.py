@@ -5,12 +5,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.files import make_writable
 from support.settings import make_settings
 from support.wire_server import WireServer, guard_network
 
 from gateway.config import PROJECT_ROOT, Settings
+from gateway.redaction import SpacyModel, load_spacy_model
+from gateway.scoring.factory import build_local_scorer
 from gateway.scoring.local import LocalScorer
-from gateway.server.app import build_local_scorer, create_app
+from gateway.server.app import create_app
 
 RUBRICS = PROJECT_ROOT / "rubrics"
 
@@ -18,7 +21,13 @@ RUBRICS = PROJECT_ROOT / "rubrics"
 @pytest.fixture(scope="session")
 def local_scorer() -> LocalScorer:
     """The real embedded model, loaded once per test session."""
-    return build_local_scorer(Settings())
+    return build_local_scorer(Settings().local)
+
+
+@pytest.fixture(scope="session")
+def spacy_model() -> SpacyModel:
+    """The real spaCy model for Presidio, loaded once per test session (as once per process)."""
+    return load_spacy_model()
 
 
 @pytest.fixture
@@ -27,8 +36,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, wait=True)) as test_client:
+def client(
+    settings: Settings, local_scorer: LocalScorer, spacy_model: SpacyModel
+) -> Iterator[TestClient]:
+    app = create_app(settings, wait=True, local=local_scorer, nlp=spacy_model)
+    with TestClient(app) as test_client:
         yield test_client
 
 
@@ -44,3 +56,12 @@ def wire(server: WireServer, monkeypatch: pytest.MonkeyPatch) -> WireServer:
     server.reset()
     guard_network(monkeypatch)
     return server
+
+
+@pytest.fixture
+def readonly_guard(tmp_path: Path) -> Iterator[list[Path]]:
+    """Directories a test made read-only, made writable again so tmp_path can be removed."""
+    dirs: list[Path] = []
+    yield dirs
+    for d in dirs:
+        make_writable(d)

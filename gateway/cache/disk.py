@@ -5,14 +5,11 @@ sha256, so the redacted text itself is not stored either. Any cache failure degr
 with a warning: the cache must never turn a good request into a 500.
 
 diskcache is SQLite in WAL mode plus files, so several uvicorn workers can share one directory.
-Single-flight (identical keys in flight make one scorer call) is per process and per event loop.
+Counts go to an injected ``CacheObserver`` (metrics); ``stats()`` reports this instance's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -20,11 +17,12 @@ import time
 from pathlib import Path
 
 import diskcache
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from gateway.config import Settings
+from gateway.cache.observer import CacheObserver, CacheOp, NullCacheObserver
+from gateway.cache.store import CacheStats
+from gateway.config import CacheSettings
 from gateway.scoring.base import ScoreResult
-from gateway.server import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -32,77 +30,22 @@ _DB = "cache.db"  # diskcache's SQLite file name
 _WARN_EVERY_S = 60.0  # a read-only disk fails every request: warn once a minute, not per request
 
 
-class CacheKey(BaseModel):
-    text: str
-    rubric: str
-    prompt: str | None
-    model: str
-    scorer: str
-
-    def digest(self) -> str:
-        payload = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-
-class CacheStats(BaseModel):
-    directory: str
-    enabled: bool
-    entries: int
-    volume_bytes: int
-    size_limit_bytes: int
-    ttl_s: float | None
-    hits: int
-    misses: int
-    errors: int
-
-
-class SingleFlight:
-    """Futures for keys being scored right now: later identical requests await the first one."""
-
-    def __init__(self) -> None:
-        self._inflight: dict[str, asyncio.Future[ScoreResult]] = {}
-
-    def join(self, key: str) -> asyncio.Future[ScoreResult] | None:
-        fut = self._inflight.get(key)
-        # A future from another event loop (a second TestClient, a CLI run) cannot be awaited.
-        if fut is not None and fut.get_loop() is not asyncio.get_running_loop():
-            return None
-        return fut
-
-    def lead(self, key: str) -> asyncio.Future[ScoreResult]:
-        fut: asyncio.Future[ScoreResult] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        return fut
-
-    def resolve(self, key: str, result: ScoreResult) -> None:
-        fut = self._inflight.pop(key, None)
-        if fut is not None and not fut.done():
-            fut.set_result(result)
-
-    def fail(self, key: str, exc: BaseException) -> None:
-        fut = self._inflight.pop(key, None)
-        if fut is not None and not fut.done():
-            if isinstance(exc, asyncio.CancelledError):
-                # The leader was cancelled (timeout, disconnect): followers score for themselves.
-                fut.cancel()
-            else:
-                fut.set_exception(exc)
-                fut.exception()  # mark retrieved: no "never retrieved" noise without followers
-
-    def __len__(self) -> int:
-        return len(self._inflight)
-
-
 class ResultCache:
-    def __init__(self, directory: Path, ttl_s: float | None, size_limit: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        ttl_s: float | None,
+        size_limit: int,
+        observer: CacheObserver | None = None,
+    ) -> None:
         self.directory = directory
         self.ttl_s = ttl_s
         self.size_limit = size_limit
+        self.observer = observer or NullCacheObserver()
         self.hits = 0
         self.misses = 0
         self.errors = 0
-        self.flight = SingleFlight()
-        self._warned: dict[str, float] = {}
+        self._warned: dict[CacheOp, float] = {}
         self._cache: diskcache.Cache | None = self._open()
 
     def _open(self) -> diskcache.Cache | None:
@@ -124,8 +67,8 @@ class ResultCache:
     def _options(self) -> dict[str, object]:
         # No WAL and no mmap: SQLite maps the WAL index (-shm) and, by diskcache's default, the
         # database; when the disk turns read-only or fills up, a write to a mapped page is a
-        # SIGBUS that kills the worker (seen in tests/test_cache.py). Rollback-journal mode
-        # turns the same faults into exceptions we can catch; it is still multi-process safe.
+        # SIGBUS that kills the worker (seen in tests/cache/test_result_cache.py). Rollback-journal
+        # mode turns the same faults into exceptions we can catch; it is still multi-process safe.
         # A short busy timeout: cache calls run on the event loop, a lock wait must not stall it.
         return {
             "size_limit": self.size_limit,
@@ -150,9 +93,9 @@ class ResultCache:
         )
         return True
 
-    def _failed(self, op: str, exc: Exception) -> None:
+    def _failed(self, op: CacheOp, exc: Exception) -> None:
         self.errors += 1
-        telemetry.CACHE_ERRORS.labels(op).inc()
+        self.observer.error(op)
         now = time.monotonic()
         if now - self._warned.get(op, -_WARN_EVERY_S) >= _WARN_EVERY_S:
             self._warned[op] = now
@@ -166,7 +109,7 @@ class ResultCache:
 
     def _miss(self) -> None:
         self.misses += 1
-        telemetry.CACHE.labels("miss").inc()
+        self.observer.miss()
 
     def get(self, key: str) -> ScoreResult | None:
         if self._cache is None:
@@ -187,7 +130,7 @@ class ResultCache:
             self._miss()
             return None
         self.hits += 1
-        telemetry.CACHE.labels("hit").inc()
+        self.observer.hit()
         return result
 
     def set(self, key: str, value: ScoreResult) -> None:
@@ -229,5 +172,5 @@ class ResultCache:
             self._cache.close()
 
 
-def open_cache(settings: Settings) -> ResultCache:
-    return ResultCache(settings.cache.dir, settings.cache.ttl_s, settings.cache.size_limit_bytes)
+def open_cache(settings: CacheSettings, observer: CacheObserver | None = None) -> ResultCache:
+    return ResultCache(settings.dir, settings.ttl_s, settings.size_limit_bytes, observer)

@@ -6,143 +6,45 @@ the consoles, so ``rubric --help`` stays fast (matplotlib and the model load on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
-from rich.text import Text
 
-from gateway.config import PROJECT_ROOT
 from gateway.errors import GatewayError
-from gateway.evals.harness import (
-    Comparison,
-    ProgressFn,
-    SuiteReport,
-    compare_runs,
-    parse_gate,
-    read_predictions,
-    read_report,
+from gateway.evals.calibrate import calibrate_suite
+from gateway.evals.cli_common import (
+    DEFAULT_REPORTS,
+    EXIT_GATE,
+    EXIT_USAGE,
+    DataDir,
+    NoCache,
+    RequireData,
+    Sample,
+    Seed,
+    err,
+    load_or_exit,
+    out,
+    parse_gates,
+    print_comparison,
+    print_gates,
+    progress_bar,
+    skipped,
 )
-from gateway.evals.report import report_dir, runs_table, write_report
-from gateway.evals.runner import (
-    ClassifierFactory,
-    EvalOptions,
-    calibrate_suite,
-    evaluate_suite,
-    real_factory,
-    recommend_thresholds,
-)
-from gateway.evals.suite import DataMissingError, LoadedSuite, load_suite
-
-out = Console()
-err = Console(stderr=True)
-
-DEFAULT_REPORTS = PROJECT_ROOT / "evals" / "reports"
-# Exit codes: 1 a gate failed, 2 bad input; a suite whose data is absent is skipped with 0
-# unless --require-data (then 3), so a checkout without ../shared/data still passes `make test`.
-EXIT_GATE, EXIT_USAGE, EXIT_NO_DATA = 1, 2, 3
+from gateway.evals.comparison import compare_runs
+from gateway.evals.evaluate import evaluate_suite
+from gateway.evals.gates import check_baseline
+from gateway.evals.predictions import read_predictions
+from gateway.evals.report import report_dir, write_report
+from gateway.evals.report_text import runs_table
+from gateway.evals.runner import ClassifierFactory, EvalOptions, real_factory
+from gateway.evals.suite import DataMissingError
+from gateway.evals.suite_report import read_report
+from gateway.evals.thresholds import recommend_thresholds
 
 # The classifier the commands run against; tests swap in a fake (a seam, not configuration).
 factory: ClassifierFactory = real_factory
-
-
-class _Rate(ProgressColumn):
-    """Tickets per second (rich's speed column formats bytes)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
-
-
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[ProgressFn]:
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _Rate(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
-def _load(suite: Path, data_dir: Path | None) -> LoadedSuite:
-    try:
-        return load_suite(suite, data_dir)
-    except GatewayError as exc:
-        err.print(f"[red]error[/red] {exc.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_USAGE) from None
-
-
-def _skip(exc: DataMissingError, require: bool) -> typer.Exit:
-    err.print(f"[yellow]skipped[/yellow]: {exc.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_NO_DATA if require else 0)
-
-
-def _gates(specs: list[str] | None) -> list[tuple[str, float]]:
-    try:
-        return [parse_gate(s) for s in specs or []]
-    except ValueError as exc:
-        err.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(EXIT_USAGE) from None
-
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="where the datasets are (default: the suite's data_dir, relative to it)"),
-]
-RequireData = Annotated[
-    bool, typer.Option(help="exit 3 instead of skipping when the data is absent")
-]
-Sample = Annotated[int | None, typer.Option(help="tickets to sample (default: the suite's)")]
-Seed = Annotated[int | None, typer.Option(help="sampling seed (default: the suite's)")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="recompute everything (for timings)")]
-
-
-def _print_gates(report: SuiteReport) -> None:
-    for g in report.gates:
-        colour = "green" if g.passed else "red"
-        word = "pass" if g.passed else "FAIL"
-        out.print(f"[{colour}]{word}[/{colour}] {g.run}: {g.kind} {g.message}", highlight=False)
-
-
-def _print_comparison(c: Comparison) -> None:
-    table = Table(title=f"{c.b} vs {c.a} ({c.n_paired} paired tickets)")
-    for col in ("metric", "A", "B", "B − A", "95% CI"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
-    for d in c.deltas:
-        table.add_row(
-            d.name,
-            "–" if d.a is None else f"{d.a:.3f}",
-            "–" if d.b is None else f"{d.b:.3f}",
-            "–" if d.delta is None else f"{d.delta:+.3f}",
-            f"[{d.ci.low:+.3f}, {d.ci.high:+.3f}]" if d.ci else "",
-        )
-    out.print(table)
-    t = c.mcnemar
-    out.print(
-        f"McNemar ({t.method}) p = {t.p_value:.4g}; fixed {c.n_fixed}, broken {c.n_broken}, "
-        f"changed {c.n_changed}",
-        highlight=False,
-    )
 
 
 def eval_command(
@@ -187,25 +89,25 @@ def eval_command(
         batch_size=batch_size,
         concurrency=concurrency,
         apply_calibration=not no_calibration,
-        fail_under=_gates(fail_under),
-        fail_over=_gates(fail_over),
+        fail_under=parse_gates(fail_under),
+        fail_over=parse_gates(fail_over),
         baseline=baseline,
         tolerance=tolerance,
         show_text=show_text,
     )
-    loaded = _load(suite, data_dir)
+    loaded = load_or_exit(suite, data_dir)
     try:
-        report, results = evaluate_suite(loaded, factory, options, _progress)
+        report, results = evaluate_suite(loaded, factory, options, progress_bar)
     except DataMissingError as exc:
-        raise _skip(exc, require_data) from None
+        raise skipped(exc, require_data) from None
     except (GatewayError, OSError, ValueError) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     files = write_report(report, results, report_dir(out_dir, loaded.suite.name), not no_plots)
     out.print(runs_table(report))
     for c in report.comparisons:
-        _print_comparison(c)
-    _print_gates(report)
+        print_comparison(c)
+    print_gates(report)
     out.print(f"report: {files.markdown}", highlight=False)
     if not report.passed:
         raise typer.Exit(EXIT_GATE)
@@ -237,7 +139,7 @@ def calibrate_command(
     if objective not in ("confidence", "nll"):
         err.print(f"[red]error[/red] --objective must be confidence or nll, not {objective!r}")
         raise typer.Exit(EXIT_USAGE)
-    loaded = _load(suite, data_dir)
+    loaded = load_or_exit(suite, data_dir)
     options = EvalOptions(sample=sample, seed=seed, cache=not no_cache)
     try:
         outcomes = calibrate_suite(
@@ -248,10 +150,10 @@ def calibrate_command(
             objective="nll" if objective == "nll" else "confidence",
             per_label=label_thresholds,
             write=not dry_run,
-            progress=_progress,
+            progress=progress_bar,
         )
     except DataMissingError as exc:
-        raise _skip(exc, require_data) from None
+        raise skipped(exc, require_data) from None
     except (GatewayError, ValueError, RuntimeError) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -307,7 +209,7 @@ def thresholds_command(
     require_data: RequireData = False,
 ) -> None:
     """Recommend auto_route / review thresholds from labelled data."""
-    loaded = _load(suite, data_dir)
+    loaded = load_or_exit(suite, data_dir)
     options = EvalOptions(sample=sample, seed=seed, split=split, cache=not no_cache)
     try:
         advice = recommend_thresholds(
@@ -316,10 +218,10 @@ def thresholds_command(
             options,
             precision=precision,
             review_precision=review_precision,
-            progress=_progress,
+            progress=progress_bar,
         )
     except DataMissingError as exc:
-        raise _skip(exc, require_data) from None
+        raise skipped(exc, require_data) from None
     except (GatewayError, ValueError) as exc:
         err.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -367,8 +269,6 @@ def compare_command(
     ] = None,
 ) -> None:
     """Compare two eval reports of the same suite: deltas with bootstrap CIs, McNemar, flips."""
-    from gateway.evals.harness import check_baseline
-
     try:
         ra, rb = read_report(a), read_report(b)
     except (OSError, ValueError) as exc:
@@ -386,7 +286,7 @@ def compare_command(
             out.print(f"{ma.key}: not in both reports with predictions; skipped")
             continue
         c = compare_runs(pa, pb, labels, ma, mb)
-        _print_comparison(c.model_copy(update={"a": f"{ra.suite}:{c.a}", "b": f"{rb.suite}:{c.b}"}))
+        print_comparison(c.model_copy(update={"a": f"{ra.suite}:{c.a}", "b": f"{rb.suite}:{c.b}"}))
         if tolerance is not None:
             for g in check_baseline([mb], [ma], tolerance):
                 failed |= not g.passed

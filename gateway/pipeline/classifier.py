@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
-from gateway.cache.disk import CacheKey, ResultCache
 from gateway.config import Settings
 from gateway.errors import (
     ForbiddenError,
@@ -21,15 +20,15 @@ from gateway.errors import (
 )
 from gateway.pipeline.batching import MicroBatcher
 from gateway.pipeline.calibration import CalibrationStore
-from gateway.pipeline.decision import decide_axis, overall
+from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
 from gateway.pipeline.rules import apply_rules
-from gateway.redaction.presidio import PassThroughRedactor, RedactedText, Redactor
-from gateway.rubrics.model import RedactionOverrides, RubricSet, RubricStore, Thresholds
+from gateway.redaction.base import PassThroughRedactor, RedactedText, Redactor
+from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
-from gateway.scoring.base import AxisScores, Scorer, ScoreResult
-from gateway.scoring.distribution import top_label
+from gateway.scoring.base import AxisScores, ScoreOutcome, Scorer, ScoreResult
 from gateway.scoring.variants import ScorerVariants
-from gateway.server.telemetry import SCORED_BY, SINGLE_FLIGHT, stage
+from gateway.slots import Slots
 
 
 class _Prepared(BaseModel):
@@ -44,39 +43,57 @@ class _Prepared(BaseModel):
     was_redacted: bool
     flags: list[Flag]
     metadata: dict[str, str]
-    cache_key: str
 
 
 class Classifier:
+    """Validate, redact, apply rules, score, decide. ``variants`` serves the start-up scorer
+    and the requests' overrides, each already wrapped in what serves it (the result cache);
+    ``on_close`` releases what the builder opened for it."""
+
     def __init__(
         self,
         settings: Settings,
         rubrics: RubricStore,
         redactor: Redactor,
-        scorer: Scorer,
-        cache: ResultCache | None = None,
+        variants: ScorerVariants,
+        *,
+        observer: PipelineObserver | None = None,
+        on_close: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.settings = settings
         self.rubrics = rubrics
         self.redactor = redactor
-        self.variants = ScorerVariants(scorer, settings)
-        self.cache = cache
+        self.variants = variants
+        self.observer = observer or NullPipelineObserver()
         self.floors = settings.floors
-        self._passthrough = PassThroughRedactor()
         self.calibrations = CalibrationStore()
-        self._batchers: tuple[asyncio.AbstractEventLoop, MicroBatcher] | None = None
+        self._passthrough = PassThroughRedactor()
+        self._on_close = tuple(on_close)
+        # Concurrent requests share a batch on a batch-native scorer (the embedded model); a
+        # scorer that waits on the network would queue tickets behind a batch's slowest answer.
+        self._batcher = (
+            MicroBatcher(self.classify_many, settings.local.micro_batch)
+            if variants.base.batches and settings.local.micro_batch > 1
+            else None
+        )
 
     @property
     def scorer(self) -> Scorer:
         """The served scorer; requests with overrides get variants of it (``self.variants``)."""
         return self.variants.base
 
-    @scorer.setter
-    def scorer(self, scorer: Scorer) -> None:
-        # a swapped scorer (tests, a rebuild) must not keep serving its predecessor's variants
-        self.variants = ScorerVariants(scorer, self.settings)
+    def close(self) -> None:
+        for close in self._on_close:
+            close()
 
     # ------------------------------------------------------------------ stages
+
+    def rubric_name(self, req: ClassifyRequest) -> str:
+        """The rubric set a request is classified against: its own, the default, or
+        ``inline`` for inline labels (what a key restricted to some sets is checked against)."""
+        if req.labels is not None:
+            return RubricSet.INLINE
+        return req.rubric or self.settings.rubrics.default
 
     def _rubric_for(self, req: ClassifyRequest) -> RubricSet:
         limits = self.settings.limits
@@ -93,7 +110,7 @@ class Classifier:
                         f"labels[{i}].rubric is longer than {limits.max_label_chars} chars"
                     )
             return RubricSet.inline(req.labels)
-        return self.rubrics.get(req.rubric or self.settings.rubrics.default)
+        return self.rubrics.get(self.rubric_name(req))
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
@@ -127,16 +144,8 @@ class Classifier:
         scorer: Scorer,
         redacted: RedactedText,
     ) -> _Prepared:
-        """Rules and cache key, on redacted text only."""
+        """Rules, on redacted text only."""
         flags = apply_rules(rubric, redacted.text, list(axes))
-        # the request's own scorer: an override variant never shares entries with the base
-        key = CacheKey(
-            text=redacted.text,
-            rubric=rubric.axis_fingerprint(axes),
-            prompt=scorer.prompt,
-            model=scorer.model,
-            scorer=f"{scorer.name}:{scorer.fingerprint}",
-        ).digest()
         return _Prepared(
             rubric=rubric,
             axes=axes,
@@ -145,13 +154,12 @@ class Classifier:
             was_redacted=redactor is not self._passthrough,
             flags=flags,
             metadata=req.metadata,
-            cache_key=key,
         )
 
     def _prepare_all(self, reqs: Sequence[ClassifyRequest]) -> list[_Prepared | GatewayError]:
         """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound);
         tickets sharing a redactor and rubric overrides are redacted as one batch."""
-        out: list[_Prepared | GatewayError | None] = [None] * len(reqs)
+        out: Slots[_Prepared | GatewayError] = Slots(len(reqs))
         valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor, Scorer]] = {}
         for i, req in enumerate(reqs):
             try:
@@ -165,93 +173,31 @@ class Classifier:
         for indices in groups.values():
             rubric, _, redactor, _ = valid[indices[0]]
             try:
-                with stage("redact"):
+                with self.observer.stage("redact"):
                     redacted = redactor.redact_batch(
                         [reqs[i].text for i in indices], rubric.redaction
                     )
             except GatewayError as exc:
-                for i in indices:
-                    out[i] = exc
+                out.fill(indices, exc)
                 continue
             for i, text in zip(indices, redacted, strict=True):
                 try:
                     out[i] = self._finish(reqs[i], *valid[i], text)
                 except GatewayError as exc:
                     out[i] = exc
-        return [o for o in out if o is not None]
+        return out.filled()
 
-    @staticmethod
-    def _fresh(result: ScoreResult) -> tuple[ScoreResult, bool]:
-        """A result just scored (not cached, not joined): counted by the scorer that decided,
-        which gives the cascade's share of tickets the LLM had to answer."""
-        SCORED_BY.labels(result.scorer).inc()
-        return result, False
-
-    async def _score_group(
-        self, items: list[_Prepared]
-    ) -> list[tuple[ScoreResult, bool] | GatewayError]:
-        """Score items that share a rubric, axes and scorer: cache first, then single-flight
-        (identical keys already being scored are awaited, not re-scored), one scorer call for
-        the rest. A ticket the scorer failed on is that ticket's error, not the group's."""
-        scorer = items[0].scorer
-        results: list[tuple[ScoreResult, bool] | GatewayError | None] = [None] * len(items)
-        todo: list[int] = []
-        follow: list[tuple[int, asyncio.Future[ScoreResult]]] = []
-        for i, item in enumerate(items):
-            hit = self.cache.get(item.cache_key) if self.cache else None
-            if hit is not None:
-                results[i] = (hit, True)
-                continue
-            joined = self.cache.flight.join(item.cache_key) if self.cache else None
-            if joined is not None:
-                follow.append((i, joined))
-                continue
-            if self.cache:
-                self.cache.flight.lead(item.cache_key)
-            todo.append(i)
-        if todo:
-            first = items[todo[0]]
-            try:
-                with stage("score"):
-                    scored = await scorer.score_many(
-                        [items[i].redacted.text for i in todo], first.rubric, first.axes
-                    )
-            except BaseException as exc:
-                if self.cache:
-                    for i in todo:
-                        self.cache.flight.fail(items[i].cache_key, exc)
-                raise
-            for i, result in zip(todo, scored, strict=True):
-                if isinstance(result, GatewayError):
-                    results[i] = result
-                    if self.cache:
-                        self.cache.flight.fail(items[i].cache_key, result)
-                    continue
-                results[i] = self._fresh(result)
-                if self.cache:
-                    # an outage answer from the local fallback must not outlive the outage
-                    if not result.scorer.endswith("fallback"):
-                        self.cache.set(items[i].cache_key, result)
-                    self.cache.flight.resolve(items[i].cache_key, result)
-        retry: list[int] = []
-        for i, fut in follow:
-            SINGLE_FLIGHT.inc()
-            try:
-                results[i] = (await asyncio.shield(fut), False)
-            except asyncio.CancelledError:
-                if not fut.cancelled():
-                    raise  # this request itself was cancelled
-                retry.append(i)  # the leader was cancelled: score this one directly
-            except GatewayError as exc:
-                results[i] = exc  # the same key failed for the leader: the same failure here
-        if retry:
-            with stage("score"):
-                rescored = await scorer.score_many(
-                    [items[i].redacted.text for i in retry], items[retry[0]].rubric, items[0].axes
-                )
-            for i, result in zip(retry, rescored, strict=True):
-                results[i] = result if isinstance(result, GatewayError) else self._fresh(result)
-        return [r for r in results if r is not None]
+    async def _score_group(self, items: list[_Prepared]) -> list[ScoreOutcome]:
+        """Score items that share a rubric, axes and scorer in one scorer call. A ticket the
+        scorer failed on is that ticket's error, not the group's."""
+        first = items[0]
+        scored = await first.scorer.score_many(
+            [item.redacted.text for item in items], first.rubric, first.axes
+        )
+        for outcome in scored:
+            if isinstance(outcome, ScoreResult) and outcome.origin == "scored":
+                self.observer.scored(outcome.scorer)
+        return list(scored)
 
     def _calibrated(
         self, rubric: RubricSet, axis: str, result: ScoreResult
@@ -270,17 +216,9 @@ class Classifier:
         )
         if cal is None:
             return scored, thresholds, None
-        scores = cal.apply(scored.scores)
-        auto = cal.auto_route_threshold(top_label(scores), thresholds.auto_route)
-        return (
-            AxisScores(raw=scored.raw, scores=scores),
-            Thresholds(auto_route=auto, review=min(thresholds.review, auto)),
-            cal.id,
-        )
+        return (*cal.applied(scored, thresholds), cal.id)
 
-    def _respond(
-        self, item: _Prepared, result: ScoreResult, cached: bool, started: float
-    ) -> ClassifyResponse:
+    def _respond(self, item: _Prepared, result: ScoreResult, started: float) -> ClassifyResponse:
         rubric = item.rubric
         decided: dict[str, AxisResult] = {}
         calibration: dict[str, str] = {}
@@ -291,9 +229,7 @@ class Classifier:
                 calibration[axis] = cal_id
         primary_name = rubric.primary_axis if rubric.primary_axis in decided else item.axes[0]
         primary = decided.pop(primary_name)
-        decision, reason = overall(primary, item.flags)
-        if result.scorer.endswith("fallback") and decision == "auto_route":
-            decision, reason = "review", f"provider unavailable, embedded model answered; {reason}"
+        decision, reason = decide_ticket(primary, item.flags, fallback=result.fallback)
         route = next(
             (lb.route for lb in rubric.axes[primary_name].labels if lb.name == primary.top_label),
             None,
@@ -322,7 +258,8 @@ class Classifier:
             scorer=result.scorer,
             calibration=calibration.get(primary_name),
             usage=result.usage,
-            cached=cached,
+            fallback=result.fallback,
+            cached=result.origin == "cache",
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             metadata=item.metadata,
         )
@@ -330,27 +267,12 @@ class Classifier:
     # ------------------------------------------------------------------ API
 
     async def classify(self, req: ClassifyRequest) -> ClassifyResponse:
-        batcher = self._batcher()
-        if batcher is not None:
-            return await batcher.submit(req)
+        if self._batcher is not None:
+            return await self._batcher.submit(req)
         (outcome,) = await self.classify_many([req])
         if isinstance(outcome, GatewayError):
             raise outcome
         return outcome
-
-    def _batcher(self) -> MicroBatcher | None:
-        """Concurrent requests share a batch on the embedded model (``gateway.pipeline.batching``).
-        Not for provider scorers: one batch at a time would queue tickets behind the slowest
-        LLM answer of the batch before."""
-        if self.settings.local.micro_batch <= 1 or self.settings.scorer_kind != "local":
-            return None
-        loop = asyncio.get_running_loop()
-        if self._batchers is None or self._batchers[0] is not loop:
-            self._batchers = (
-                loop,
-                MicroBatcher(self.classify_many, self.settings.local.micro_batch),
-            )
-        return self._batchers[1]
 
     async def classify_many(
         self, reqs: Sequence[ClassifyRequest]
@@ -358,30 +280,28 @@ class Classifier:
         """Classify in order; a failing ticket is an error in its slot, not a failed batch."""
         started = time.perf_counter()
         prepared = await anyio.to_thread.run_sync(self._prepare_all, reqs)
-        out: list[ClassifyResponse | GatewayError | None] = [
-            p if isinstance(p, GatewayError) else None for p in prepared
-        ]
+        out: Slots[ClassifyResponse | GatewayError] = Slots(len(reqs))
         # one scorer call per (rubric, axes, scorer): override variants are scored apart
         groups: dict[tuple[str, tuple[str, ...], int], list[int]] = {}
         for i, p in enumerate(prepared):
-            if isinstance(p, _Prepared):
+            if isinstance(p, GatewayError):
+                out[i] = p
+            else:
                 groups.setdefault((p.rubric.fingerprint, p.axes, id(p.scorer)), []).append(i)
 
         async def run(indices: list[int]) -> None:
-            items = [prepared[i] for i in indices]
-            ready = [p for p in items if isinstance(p, _Prepared)]
+            items = [p for p in (prepared[i] for i in indices) if isinstance(p, _Prepared)]
             try:
-                scored = await self._score_group(ready)
+                scored = await self._score_group(items)
             except GatewayError as exc:
-                for i in indices:
-                    out[i] = exc
+                out.fill(indices, exc)
                 return
-            for i, item, outcome in zip(indices, ready, scored, strict=True):
+            for i, item, outcome in zip(indices, items, scored, strict=True):
                 out[i] = (
                     outcome
                     if isinstance(outcome, GatewayError)
-                    else self._respond(item, *outcome, started)
+                    else self._respond(item, outcome, started)
                 )
 
         await asyncio.gather(*(run(indices) for indices in groups.values()))
-        return [o for o in out if o is not None]
+        return out.filled()

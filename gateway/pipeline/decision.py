@@ -1,11 +1,12 @@
-"""From a distribution and the rules that fired to a routing decision with its reason."""
+"""From a distribution and the rules that fired to a routing decision with its reason: one
+place, used by the server (``Classifier``) and by the eval harness when it re-decides offline."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from gateway.config import Floors
-from gateway.rubrics.model import Thresholds
+from gateway.rubrics import Thresholds
 from gateway.schemas import AxisResult, Decision, Flag
 from gateway.scoring.base import AxisScores
 from gateway.scoring.distribution import entropy, margin, top_label
@@ -74,12 +75,19 @@ def decide_axis(
     )
 
 
-def overall(primary: AxisResult, flags: Sequence[Flag]) -> tuple[Decision, str]:
-    """The ticket's decision: a rule's escalate/review wins over the primary axis' own."""
+def decide_ticket(
+    primary: AxisResult, flags: Sequence[Flag], *, fallback: bool = False
+) -> tuple[Decision, str]:
+    """The ticket's decision from its primary axis: a rule's escalate/review wins over the
+    axis' own, and an answer the embedded model gave during a provider outage (``fallback``) is
+    never auto-routed. The server and the eval harness both decide through here."""
     escalating = [f.rule for f in flags if f.action == "escalate"]
     if escalating:
         return "escalate", f"rule {', '.join(escalating)} escalates"
+    decision, reason = primary.decision, primary.reason
     reviewing = [f.rule for f in flags if f.action == "review"]
-    if reviewing and primary.decision == "auto_route":
-        return "review", f"rule {', '.join(reviewing)} asks for review; {primary.reason}"
-    return primary.decision, primary.reason
+    if reviewing and decision == "auto_route":
+        decision, reason = "review", f"rule {', '.join(reviewing)} asks for review; {reason}"
+    if fallback and decision == "auto_route":
+        decision, reason = "review", f"provider unavailable, embedded model answered; {reason}"
+    return decision, reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from gateway.rubrics.model import Match, RubricSet
+from gateway.rubrics import Match, RubricSet
 from gateway.schemas import Flag
 
 

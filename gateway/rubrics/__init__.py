@@ -1,0 +1,40 @@
+"""Rubric sets: the models (``model``), YAML parsing with ``file:line`` errors (``loading``) and
+the hot-reloading directory store (``store``). Import from here, not from the submodules.
+
+A low layer: it depends on ``gateway.errors`` only, so schemas, scoring and the pipeline can
+all import it.
+"""
+
+from gateway.rubrics.loading import Loc, load_rubric_file, parse_rubric
+from gateway.rubrics.model import (
+    PRIMARY_AXIS,
+    Axis,
+    Label,
+    Match,
+    Name,
+    NonEmpty,
+    RedactionOverrides,
+    RubricSet,
+    Rule,
+    Thresholds,
+)
+from gateway.rubrics.store import RubricInfo, RubricStore, load_rubrics
+
+__all__ = [
+    "PRIMARY_AXIS",
+    "Axis",
+    "Label",
+    "Loc",
+    "Match",
+    "Name",
+    "NonEmpty",
+    "RedactionOverrides",
+    "RubricInfo",
+    "RubricSet",
+    "RubricStore",
+    "Rule",
+    "Thresholds",
+    "load_rubric_file",
+    "load_rubrics",
+    "parse_rubric",
+]

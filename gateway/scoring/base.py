@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
-from gateway.rubrics.model import RubricSet
+from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
 
 if TYPE_CHECKING:
-    from gateway.providers.prompts import Prompt
+    from gateway.providers import Prompt
 
 # ScoreResult.scorer when a provider outage was answered by the embedded model (see cascade.py).
 LOCAL_FALLBACK = "local-fallback"
@@ -35,6 +35,13 @@ class ScoreResult(BaseModel):
     model: str
     prompt: str | None = None
     usage: Usage | None = None
+    fallback: bool = Field(
+        False,
+        description="the embedded model answered because the provider was unavailable: never "
+        "auto-routed, never cached",
+    )
+    # How this answer reached the caller; a fact about one delivery, so never stored.
+    origin: Literal["scored", "cache", "joined"] = Field("scored", exclude=True)
 
 
 # One ticket's outcome: its scores, or the error that ticket alone met (a provider error after
@@ -67,6 +74,13 @@ class Scorer(Protocol):
         (temperatures, parameters, fallback chain); part of the result-cache key."""
         ...
 
+    @property
+    def batches(self) -> bool:
+        """True when many tickets in one call cost far less than one call each (the embedded
+        model): concurrent requests are then micro-batched (``pipeline.batching``). False for
+        scorers that wait on a network: a batch would queue tickets behind its slowest answer."""
+        ...
+
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
     ) -> Sequence[ScoreOutcome]:
@@ -91,3 +105,31 @@ class Overridable(Protocol):
     def variant(self, *, model: str | None = None, prompt: Prompt | None = None) -> Scorer:
         """Raises ``InvalidRequestError`` when the override does not fit this scorer."""
         ...
+
+
+class Wrapper:
+    """Base of scorers that add a service around another (the result cache, timing) and
+    answer as that scorer: same name, model, prompt, fingerprint and batching."""
+
+    def __init__(self, inner: Scorer) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def prompt(self) -> str | None:
+        return self.inner.prompt
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def batches(self) -> bool:
+        return self.inner.batches

@@ -1,13 +1,12 @@
-"""The ``cascade`` scorer and the local fallback on provider outages.
+"""The ``cascade`` scorer: the embedded model first, the LLM only where it is unsure.
 
 ``CascadeScorer(first, second)``: the first (embedded) scorer answers every ticket; only tickets
 whose primary-axis confidence (the top score) is under that axis' ``review`` threshold go to the
 second (LLM) scorer. Each ``ScoreResult.scorer`` says which one decided. Counters record the
 share of tickets that reached the second scorer, for metrics and benchmarks.
 
-Provider outage (``ProviderUnavailableError``, for the whole call or for one ticket) with
-``fallback_to_local``: the local answer is returned with ``scorer == LOCAL_FALLBACK``; the
-decision layer must turn that into ``review``. Other per-ticket errors stay in their slot.
+With ``fallback_to_local``, a ticket the provider could not answer keeps the first scorer's
+answer, marked as a fallback (``scoring.fallback``).
 """
 
 from __future__ import annotations
@@ -17,22 +16,14 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, computed_field
 
-from gateway.errors import InvalidRequestError, ProviderUnavailableError
-from gateway.providers.prompts import Prompt
-from gateway.rubrics.model import RubricSet
-from gateway.scoring.base import (
-    LOCAL_FALLBACK,
-    Checkable,
-    Overridable,
-    ScoreOutcome,
-    Scorer,
-    ScoreResult,
-)
-from gateway.scoring.llm import config_fingerprint, resolve_axes
+from gateway.errors import ProviderUnavailableError
+from gateway.providers import Prompt
+from gateway.rubrics import RubricSet
+from gateway.scoring.base import Checkable, ScoreOutcome, Scorer, ScoreResult
+from gateway.scoring.fallback import as_local_fallback, outcomes_of, variant_of
+from gateway.scoring.provider import config_fingerprint, resolve_axes
 
 log = logging.getLogger(__name__)
-
-__all__ = ["LOCAL_FALLBACK", "CascadeScorer", "CascadeStats", "LocalFallbackScorer"]
 
 
 class CascadeStats(BaseModel):
@@ -50,27 +41,6 @@ def confidence(result: ScoreResult, axis: str) -> float:
     """Top score on ``axis``; a result without the axis counts as no confidence at all."""
     scores = result.axes.get(axis)
     return max(scores.scores.values(), default=0.0) if scores else 0.0
-
-
-def as_local_fallback(result: ScoreResult) -> ScoreResult:
-    return result.model_copy(update={"scorer": LOCAL_FALLBACK})
-
-
-async def _outcomes(
-    scorer: Scorer, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-) -> list[ScoreOutcome]:
-    """``scorer.score_many``, with an outage of the whole call spread over its tickets so that
-    whole-call and per-ticket outages take the same fallback path."""
-    try:
-        return list(await scorer.score_many(texts, rubric, axes))
-    except ProviderUnavailableError as exc:
-        return [exc] * len(texts)
-
-
-def _variant_of(scorer: Scorer, model: str | None, prompt: Prompt | None) -> Scorer:
-    if not isinstance(scorer, Overridable):
-        raise InvalidRequestError(f"the {scorer.name} scorer takes no model/prompt overrides")
-    return scorer.variant(model=model, prompt=prompt)
 
 
 class CascadeScorer:
@@ -110,6 +80,10 @@ class CascadeScorer:
             }
         )
 
+    @property
+    def batches(self) -> bool:
+        return False  # the second pass waits on a provider
+
     async def check(self) -> None:
         for scorer in (self.first, self.second):
             if isinstance(scorer, Checkable):
@@ -119,7 +93,7 @@ class CascadeScorer:
         """The same gate in front of a variant of the second scorer; stats are shared."""
         variant = CascadeScorer(
             self.first,
-            _variant_of(self.second, model, prompt),
+            variant_of(self.second, model, prompt),
             fallback_to_local=self.fallback_to_local,
             on_local_fallback=self.on_local_fallback,
         )
@@ -146,7 +120,7 @@ class CascadeScorer:
         if not unsure:
             return results
         if self.fallback_to_local:
-            second = await _outcomes(self.second, [texts[i] for i in unsure], rubric, chosen)
+            second = await outcomes_of(self.second, [texts[i] for i in unsure], rubric, chosen)
         else:
             second = list(await self.second.score_many([texts[i] for i in unsure], rubric, chosen))
         down = 0
@@ -161,67 +135,3 @@ class CascadeScorer:
             if self.on_local_fallback is not None:
                 self.on_local_fallback(down)
         return results
-
-
-class LocalFallbackScorer:
-    """``primary`` (llm/logprob) with the local answer, marked ``local-fallback``, on outages."""
-
-    def __init__(
-        self,
-        primary: Scorer,
-        local: Scorer,
-        *,
-        on_local_fallback: Callable[[int], None] | None = None,
-    ) -> None:
-        self.primary = primary
-        self.local = local
-        self.on_local_fallback = on_local_fallback
-        self.local_fallbacks = 0
-
-    @property
-    def name(self) -> str:
-        return self.primary.name
-
-    @property
-    def model(self) -> str:
-        return self.primary.model
-
-    @property
-    def prompt(self) -> str | None:
-        return self.primary.prompt
-
-    @property
-    def fingerprint(self) -> str:
-        # local-fallback answers are marked in ScoreResult.scorer, not here: the cache must not
-        # keep them (see the module docstring)
-        return self.primary.fingerprint
-
-    async def check(self) -> None:
-        if isinstance(self.primary, Checkable):
-            await self.primary.check()
-
-    def variant(
-        self, *, model: str | None = None, prompt: Prompt | None = None
-    ) -> LocalFallbackScorer:
-        return LocalFallbackScorer(
-            _variant_of(self.primary, model, prompt),
-            self.local,
-            on_local_fallback=self.on_local_fallback,
-        )
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreOutcome]:
-        outcomes = await _outcomes(self.primary, texts, rubric, axes)
-        down = [i for i, o in enumerate(outcomes) if isinstance(o, ProviderUnavailableError)]
-        if not down:
-            return outcomes
-        log.warning("provider unavailable: %d ticket(s) answered locally", len(down))
-        self.local_fallbacks += len(down)
-        if self.on_local_fallback is not None:
-            self.on_local_fallback(len(down))
-        # only the tickets the provider could not answer, in one batched local call
-        local = await self.local.score_many([texts[i] for i in down], rubric, axes)
-        for i, result in zip(down, local, strict=True):
-            outcomes[i] = as_local_fallback(result) if isinstance(result, ScoreResult) else result
-        return outcomes

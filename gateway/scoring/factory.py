@@ -1,99 +1,39 @@
-"""Picks and builds the configured scorer once at start-up (``GATEWAY_SCORER``)."""
+"""Builds the configured scorer once at start-up (``GATEWAY_SCORER``), and checks it.
+
+The embedded scorer is always built: it is the default and the cascade's first pass. Scorers
+that call a provider are built by ``provider_scorers`` (imported only when one is configured:
+litellm and instructor take seconds to import).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from gateway.config import Settings
-from gateway.errors import ConfigError, GatewayError, InvalidRequestError, ProviderUnavailableError
-from gateway.providers.client import CallOutcome, ProviderClient
-from gateway.providers.prompts import Prompt, load_prompt
+from gateway.config import LocalSettings, Settings
+from gateway.errors import ConfigError, GatewayError, ProviderUnavailableError
+from gateway.providers import NullObserver, ProviderObserver
 from gateway.scoring.base import Checkable, Scorer
-from gateway.scoring.cascade import CascadeScorer, LocalFallbackScorer
-from gateway.scoring.llm import LLMScorer
-from gateway.scoring.logprob import LogprobScorer
-from gateway.server import telemetry
+from gateway.scoring.encoder import Encoder
+from gateway.scoring.local import LocalScorer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
 
-
-class TelemetryObserver:
-    """Provider events into the Prometheus counters of ``gateway.server.telemetry``."""
-
-    def call(self, model: str, outcome: CallOutcome) -> None:
-        telemetry.PROVIDER_CALLS.labels(outcome).inc()
-
-    def retry(self, model: str) -> None:
-        telemetry.PROVIDER_RETRIES.inc()
-
-    def fallback(self, from_model: str, to_model: str) -> None:
-        telemetry.PROVIDER_FALLBACKS.inc()
-
-    def cost(self, model: str, usd: float) -> None:
-        telemetry.PROVIDER_COST.inc(usd)
-
-
-def count_local_fallbacks(tickets: int) -> None:
-    telemetry.PROVIDER_FALLBACKS.inc(tickets)
-
-
-def _prompt(ref: str, settings: Settings) -> Prompt:
-    try:
-        return load_prompt(ref, settings.scoring.prompts_dir)
-    except InvalidRequestError as exc:
-        raise ConfigError(f"GATEWAY_PROMPT: {exc.message}") from None
+def build_local_scorer(settings: LocalSettings) -> LocalScorer:
+    encoder = Encoder(max_tokens=settings.max_tokens, threads=settings.threads, spin=settings.spin)
+    return LocalScorer(encoder, settings)
 
 
 def build_scorer(
-    settings: Settings, local: Scorer, *, client: ProviderClient | None = None
+    settings: Settings, local: Scorer, observer: ProviderObserver | None = None
 ) -> Scorer:
-    """The scorer ``settings`` ask for; ``local`` is the embedded one (default and first pass).
-
-    ``client`` is for tests and for sharing one provider client; normally built from settings.
-    """
-    kind = settings.scorer_kind
-    if kind == "local":
+    """The scorer ``settings`` ask for, around the embedded ``local`` one (the default and
+    the cascade's first pass)."""
+    if settings.scorer_kind == "local":
         return local
-    if not settings.provider.model:
-        raise ConfigError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
-    client = client or ProviderClient(settings.provider, TelemetryObserver())
-    if kind == "logprob":
-        configured = _prompt(settings.scoring.prompt, settings)
-        prompt = (
-            configured
-            if configured.kind == "label_code"
-            else _prompt(DEFAULT_LABEL_CODE_PROMPT, settings)
-        )
-        logprob = LogprobScorer(client, prompt, concurrency=settings.scoring.concurrency)
-        if settings.scoring.fallback_to_local:
-            return LocalFallbackScorer(logprob, local, on_local_fallback=count_local_fallbacks)
-        return logprob
-    prompt = _prompt(settings.scoring.prompt, settings)
-    if prompt.kind != "structured":
-        raise ConfigError(
-            f"GATEWAY_PROMPT={settings.scoring.prompt} is a {prompt.kind} prompt; "
-            f"the {kind} scorer needs a structured one (e.g. classify.v2)"
-        )
-    llm = LLMScorer(
-        client,
-        prompt,
-        max_reasks=settings.scoring.max_reasks,
-        concurrency=settings.scoring.concurrency,
-    )
-    if kind == "llm":
-        if settings.scoring.fallback_to_local:
-            return LocalFallbackScorer(llm, local, on_local_fallback=count_local_fallbacks)
-        return llm
-    if kind == "cascade":
-        return CascadeScorer(
-            local,
-            llm,
-            fallback_to_local=settings.scoring.fallback_to_local,
-            on_local_fallback=count_local_fallbacks,
-        )
-    raise ConfigError(f"unknown scorer {kind!r}; choose local, llm, logprob or cascade")
+    from gateway.scoring.provider_scorers import build_provider_scorer
+
+    return build_provider_scorer(settings, local, observer or NullObserver())
 
 
 async def check_scorer(scorer: Scorer) -> bool:

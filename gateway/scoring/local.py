@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from gateway.config import LocalSettings
-from gateway.rubrics.model import Label, RubricSet
+from gateway.rubrics import Label, RubricSet
 from gateway.scoring.base import AxisScores, ScoreResult
 from gateway.scoring.distribution import logistic, softmax
 from gateway.scoring.encoder import Encoder, Matrix
@@ -81,6 +81,10 @@ class LocalScorer:
     @property
     def fingerprint(self) -> str:
         return json.dumps(self.params.fingerprint_fields(), separators=(",", ":"))
+
+    @property
+    def batches(self) -> bool:
+        return True  # one call of 256 tickets costs a fraction of 256 calls of one
 
     def _index(self, rubric: RubricSet) -> dict[str, _AxisIndex]:
         """Label embeddings, computed once per rubric fingerprint."""

@@ -16,13 +16,12 @@ import math
 from collections.abc import Sequence
 
 from gateway.errors import ConfigError, ProviderError
-from gateway.providers.client import ProviderClient, TokenLogprob
-from gateway.providers.prompts import LABEL_CODES, ChatMessage, Prompt
-from gateway.rubrics.model import RubricSet
+from gateway.providers import LABEL_CODES, ChatMessage, Prompt, ProviderClient, TokenLogprob
+from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
 from gateway.scoring.base import AxisScores, ScoreResult
 from gateway.scoring.distribution import normalise
-from gateway.scoring.llm import ProviderScorer, config_fingerprint, gather_or_cancel
+from gateway.scoring.provider import ProviderScorer, config_fingerprint, gather_or_cancel
 
 MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios
 _PUNCTUATION = " \t\r\n\"'`()[]{}.:,*"

@@ -14,19 +14,36 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
-from gateway.config import Settings
+from gateway.config import ScoringSettings
 from gateway.errors import InvalidRequestError
-from gateway.providers.prompts import Prompt, load_prompt
+from gateway.providers import Prompt, load_prompt
 from gateway.scoring.base import Overridable, Scorer
 
 MAX_VARIANTS = 32
 
 
+def _unwrapped(scorer: Scorer) -> Scorer:
+    return scorer
+
+
 class ScorerVariants:
-    def __init__(self, base: Scorer, settings: Settings, max_variants: int = MAX_VARIANTS) -> None:
-        self.base = base
+    """``served`` is the scorer built at start-up; ``wrap`` is applied to it and to each
+    variant alike (the result cache), so ``base`` and every variant are served the same way."""
+
+    def __init__(
+        self,
+        served: Scorer,
+        settings: ScoringSettings,
+        *,
+        wrap: Callable[[Scorer], Scorer] = _unwrapped,
+        max_variants: int = MAX_VARIANTS,
+    ) -> None:
+        self.served = served
+        self.base = wrap(served)
         self.settings = settings
+        self._wrap = wrap
         self.max_variants = max_variants
         self._built: OrderedDict[tuple[str | None, str | None], Scorer] = OrderedDict()
         # requests are validated in worker threads (Classifier._prepare_all)
@@ -36,35 +53,35 @@ class ScorerVariants:
         return len(self._built)
 
     def _serves_prompt(self, prompt: str) -> bool:
-        served = self.base.prompt  # "classify.v2@<sha8>", or None for the embedded model
+        served = self.served.prompt  # "classify.v2@<sha8>", or None for the embedded model
         return served is not None and prompt in (served, served.split("@")[0])
 
     def for_request(self, model: str | None, prompt: str | None) -> Scorer:
         """The scorer for a request's overrides; raises ``InvalidRequestError`` (422)."""
-        model = None if model == self.base.model else model
+        model = None if model == self.served.model else model
         prompt = None if prompt is None or self._serves_prompt(prompt) else prompt
         if model is None and prompt is None:
             return self.base
-        if not isinstance(self.base, Overridable):
+        if not isinstance(self.served, Overridable):
             if prompt is not None:
                 raise InvalidRequestError(
-                    f"'prompt' does not apply to the {self.base.name} scorer (an embedded "
+                    f"'prompt' does not apply to the {self.served.name} scorer (an embedded "
                     "model that uses no prompt); prompts apply to the llm, logprob and "
                     "cascade scorers"
                 )
             raise InvalidRequestError(
-                f"model {model!r} is not served here; the {self.base.name} scorer runs "
-                f"only {self.base.model!r}"
+                f"model {model!r} is not served here; the {self.served.name} scorer runs "
+                f"only {self.served.model!r}"
             )
-        if not self.settings.scoring.allow_overrides:
+        if not self.settings.allow_overrides:
             asked = f"model {model!r}" if model is not None else f"prompt {prompt!r}"
             raise InvalidRequestError(
-                f"{asked} is not served here; this gateway runs {self.base.model!r} with "
-                f"{self.base.prompt} and does not allow per-request overrides "
+                f"{asked} is not served here; this gateway runs {self.served.model!r} with "
+                f"{self.served.prompt} and does not allow per-request overrides "
                 "(GATEWAY_ALLOW_OVERRIDES)"
             )
-        if model is not None and model not in self.settings.scoring.override_models:
-            allowed = [self.base.model, *self.settings.scoring.override_models]
+        if model is not None and model not in self.settings.override_models:
+            allowed = [self.served.model, *self.settings.override_models]
             raise InvalidRequestError(
                 f"model {model!r} is not allowed here; allowed: {allowed} (GATEWAY_OVERRIDE_MODELS)"
             )
@@ -75,7 +92,7 @@ class ScorerVariants:
             if hit is not None:
                 self._built.move_to_end(key)
                 return hit
-        built = self.base.variant(model=model, prompt=loaded)
+        built = self._wrap(self.served.variant(model=model, prompt=loaded))
         with self._lock:
             # another thread may have built the same variant meanwhile: keep the first
             kept = self._built.setdefault(key, built)
@@ -86,7 +103,7 @@ class ScorerVariants:
 
     def _load_prompt(self, ref: str) -> Prompt:
         version, _, sha = ref.partition("@")
-        loaded = load_prompt(version, self.settings.scoring.prompts_dir)
+        loaded = load_prompt(version, self.settings.prompts_dir)
         if sha and not loaded.ref.sha.startswith(sha):
             raise InvalidRequestError(
                 f"prompt {ref!r}: this gateway's {loaded.ref.id} is {loaded.ref.tag}"

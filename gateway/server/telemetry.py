@@ -1,145 +1,24 @@
-"""Metrics (prometheus-client), structured JSON logs and the request id.
-
-Metrics live in one module-level registry: one set per process. Under ``--workers N`` each
-worker is a process of its own, so with ``PROMETHEUS_MULTIPROC_DIR`` set (``rubric serve
---workers N`` sets it; set it to an empty directory when running ``uvicorn --workers N``
-yourself) prometheus-client keeps every value in per-process files there and ``/metrics`` sums
-the files: whichever worker answers the scrape reports every worker's counts. A Gauge added here
-needs a ``multiprocess_mode`` for that.
+"""Structured JSON logs, the request id, and the middleware that counts every response.
 
 Nothing here ever sees ticket text: logs carry ids, routes, statuses and timings only.
+Metrics themselves are ``gateway.server.metrics.Metrics``, one per app.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-)
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.schemas import ClassifyResponse
-
-# The *_created gauges double the output and nobody graphs them.
-disable_created_metrics()  # type: ignore[no-untyped-call]
-REGISTRY = CollectorRegistry(auto_describe=True)
-METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
-
-# Sub-millisecond buckets at the bottom: cache hits over HTTP are ~1-3 ms.
-_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-
-REQUESTS = Counter(
-    "gateway_requests", "HTTP requests by route and status", ["route", "status"], registry=REGISTRY
-)
-STAGE_LATENCY = Histogram(
-    "gateway_stage_seconds",
-    "Latency per pipeline stage (redact, score, total)",
-    ["stage"],
-    buckets=_BUCKETS,
-    registry=REGISTRY,
-)
-CACHE = Counter("gateway_cache", "Result-cache lookups by outcome", ["result"], registry=REGISTRY)
-CACHE_ERRORS = Counter(
-    "gateway_cache_errors", "Result-cache operations that failed", ["op"], registry=REGISTRY
-)
-SINGLE_FLIGHT = Counter(
-    "gateway_single_flight_joins",
-    "Requests that waited on an identical in-flight scoring call instead of scoring",
-    registry=REGISTRY,
-)
-LABELS = Counter(
-    "gateway_predicted_labels",
-    "Predicted top labels per rubric and axis (drift signal)",
-    ["rubric", "axis", "label"],
-    registry=REGISTRY,
-)
-DECISIONS = Counter(
-    "gateway_decisions", "Routing decisions", ["rubric", "decision"], registry=REGISTRY
-)
-SCORED_BY = Counter(
-    "gateway_scored_by",
-    "Tickets scored (cache hits and single-flight joins excluded) by the scorer that decided: "
-    "the cascade's local/llm share",
-    ["scorer"],
-    registry=REGISTRY,
-)
-# ScoreResult.scorer values; "local-fallback" is scoring.base.LOCAL_FALLBACK (an outage answer)
-for _scorer in ("local", "llm", "logprob", "local-fallback"):
-    SCORED_BY.labels(_scorer)  # export zeros: a share needs both series
-# Provider metrics: defined now so dashboards can be built; they stay 0 until the LLM scorer
-# (gateway.providers.client) calls the hooks below.
-PROVIDER_CALLS = Counter(
-    "gateway_provider_calls", "Provider calls by outcome", ["outcome"], registry=REGISTRY
-)
-for _outcome in ("ok", "error", "timeout"):
-    PROVIDER_CALLS.labels(_outcome)  # export zeros: absent series break rate() alerts
-PROVIDER_RETRIES = Counter("gateway_provider_retries", "Provider retries", registry=REGISTRY)
-PROVIDER_FALLBACKS = Counter(
-    "gateway_provider_fallbacks", "Fallbacks to another model or local", registry=REGISTRY
-)
-PROVIDER_COST = Counter("gateway_provider_cost_usd", "Provider cost in USD", registry=REGISTRY)
-RATE_LIMITED = Counter(
-    "gateway_rate_limited", "Requests refused by the rate limit", registry=REGISTRY
-)
-
-
-# prometheus-client picks file-backed values when it is imported with this set; read it the same
-# way so that /metrics collects from where the values are.
-MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-if MULTIPROC_DIR is not None:
-    # Drops this process' live-gauge files on a clean exit (no-op for counters, which keep
-    # counting a dead worker's requests, as they should). A SIGKILLed worker cannot run it.
-    atexit.register(
-        lambda: mark_process_dead(os.getpid(), MULTIPROC_DIR)  # type: ignore[no-untyped-call]
-    )
-
-
-def metrics_text() -> bytes:
-    if MULTIPROC_DIR is None:
-        return generate_latest(REGISTRY)
-    registry = CollectorRegistry()  # per scrape: the collector reads every worker's files
-    MultiProcessCollector(registry, path=MULTIPROC_DIR)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
-
-
-@contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Time one pipeline stage into ``gateway_stage_seconds{stage=name}``."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        STAGE_LATENCY.labels(name).observe(time.perf_counter() - started)
-
-
-def observe_response(resp: ClassifyResponse) -> None:
-    """Count the predicted label per axis and the decision of one classified ticket."""
-    rubric = resp.rubric.name
-    LABELS.labels(rubric, resp.axis, resp.top_label).inc()
-    for axis, result in resp.axes.items():
-        LABELS.labels(rubric, axis, result.top_label).inc()
-    DECISIONS.labels(rubric, resp.decision).inc()
-
+from gateway.server.metrics import Metrics
 
 # ---------------------------------------------------------------------- logs
 
@@ -205,8 +84,9 @@ def _route_of(scope: Scope) -> str:
 class TelemetryMiddleware:
     """Pure ASGI: request id in and out (``x-request-id``), status/latency metrics, access log."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -236,9 +116,7 @@ class TelemetryMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_of(scope)
-            REQUESTS.labels(route, str(status)).inc()
-            if route.startswith("/classify"):
-                STAGE_LATENCY.labels("total").observe(elapsed)
+            self.metrics.request(route, status, elapsed)
             access_log.info(
                 "request",
                 extra={

@@ -11,8 +11,8 @@ recorded (path, headers, parsed body, how long the server itself spent on it).
 Run it standalone for benchmarks (a separate process, so its work does not share the GIL with
 the client being measured)::
 
-    python tests/wire_server.py --delay-ms 200      # prints "PORT <n>", then serves
-    python tests/wire_server.py --answer '{"a": 1}'  # the same reply to every request
+    python tests/support/wire_server.py --delay-ms 200      # prints "PORT <n>", then serves
+    python tests/support/wire_server.py --answer '{"a": 1}'  # the same reply to every request
 """
 
 from __future__ import annotations
@@ -25,15 +25,18 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:  # imported when a client is built: litellm takes seconds to import
+    from gateway.providers import ProviderClient
 
 Body = dict[str, Any]
 
@@ -122,39 +125,6 @@ def json_reply(payload: Any, **kwargs: Any) -> Reply:
     return text(json.dumps(payload), **kwargs)
 
 
-def tool_name_of(request: Body) -> str:
-    """The function the client forced with ``tool_choice`` (instructor TOOLS mode)."""
-    choice = request.get("tool_choice")
-    if isinstance(choice, dict):
-        return str(choice["function"]["name"])
-    tools = request.get("tools") or [{"function": {"name": "answer"}}]
-    return str(tools[0]["function"]["name"])
-
-
-def tool_call(arguments: Mapping[str, Any] | str, **kwargs: Any) -> Callable[[Body], Reply]:
-    """A tool-call reply naming whatever function the request asked for.
-
-    ``arguments`` may be a string to send malformed JSON exactly as a model might.
-    """
-    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-    def build(request: Body) -> Reply:
-        message = {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_test",
-                    "type": "function",
-                    "function": {"name": tool_name_of(request), "arguments": args},
-                }
-            ],
-        }
-        return Reply(body=completion_body(message, finish_reason="tool_calls", **kwargs))
-
-    return build
-
-
 def logprobs_reply(
     top: Sequence[tuple[str, float]], *, content: str | None = None, **kwargs: Any
 ) -> Reply:
@@ -207,10 +177,8 @@ def _schema_value(schema: Body, defs: Body) -> Any:
 
 
 def requested_schema(request: Body) -> Body | None:
-    """The JSON schema a structured-output request asks for, wherever the mode put it."""
-    tools = request.get("tools")
-    if tools:
-        return dict(tools[0]["function"]["parameters"])
+    """The JSON schema a structured-output request asks for, wherever the mode put it (the
+    gateway's modes: ``json`` and ``json_schema``; tool calling is not offered, see config.py)."""
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return dict(response_format["json_schema"]["schema"])
@@ -231,10 +199,7 @@ def schema_filler(request: Body) -> Reply:
     schema = requested_schema(request)
     if schema is None:
         return logprobs_reply([("A", -0.1), ("B", -2.5)])
-    value = _schema_value(schema, schema.get("$defs", {}))
-    if request.get("tools"):
-        return tool_call(value)(request)
-    return json_reply(value)
+    return json_reply(_schema_value(schema, schema.get("$defs", {})))
 
 
 def out_of_script(_: Body) -> Reply:
@@ -347,12 +312,12 @@ class WireServer:
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def wire_client(wire: WireServer, **overrides: Any) -> Any:
+def wire_client(wire: WireServer, **overrides: Any) -> ProviderClient:
     """A ProviderClient pointed at ``wire`` (model openai/test-model), built as the tests need."""
     from pydantic import SecretStr
 
     from gateway.config import ProviderSettings
-    from gateway.providers.client import ProviderClient
+    from gateway.providers import ProviderClient
 
     config: dict[str, Any] = {
         "model": "openai/test-model",

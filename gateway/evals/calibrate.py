@@ -1,0 +1,234 @@
+"""``rubric calibrate``: fit a temperature (and per-label auto-route bars) on a suite's
+calibration split, measure it on the held-out split, and store it beside the rubric.
+
+The fitting itself is in ``fitting``; the calibration the gateway applies (and its file) in
+``gateway.pipeline.calibration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from gateway.evals.confidence import brier_score, expected_calibration_error
+from gateway.evals.fitting import (
+    fit_temperature,
+    fit_temperature_to_confidence,
+    label_thresholds,
+    set_nll,
+)
+from gateway.evals.loading import LoadedSuite
+from gateway.evals.predictions import Prediction
+from gateway.evals.runner import (
+    ClassifierFactory,
+    EvalOptions,
+    ProgressFactory,
+    run_one,
+    stored_calibration,
+    without_rubric_examples,
+)
+from gateway.pipeline.calibration import (
+    Calibration,
+    CalibrationKey,
+    FitReport,
+    apply_temperature,
+    logits_from_scores,
+    save_calibration,
+)
+
+
+class ConfidenceSet(BaseModel):
+    """Arrays the calibration code needs, pulled out of predictions once."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    logits: np.ndarray
+    gold: np.ndarray  # bool (n, k); all-False rows are out of scope
+    top: list[str]
+
+
+def confidence_set(preds: Sequence[Prediction], labels: Sequence[str]) -> ConfidenceSet:
+    ok = [p for p in preds if p.error is None and p.scores]
+    index = {name: i for i, name in enumerate(labels)}
+    logits = logits_from_scores([[p.scores.get(n, 0.0) for n in labels] for p in ok])
+    gold = np.zeros((len(ok), len(labels)), dtype=bool)
+    for r, p in enumerate(ok):
+        if p.in_scope:
+            for g in p.gold:
+                gold[r, index[g]] = True
+    top = [labels[int(i)] for i in logits.argmax(axis=1)] if len(ok) else []
+    return ConfidenceSet(logits=logits.reshape(len(ok), len(labels)), gold=gold, top=top)
+
+
+class CalibrationStats(BaseModel):
+    n: int
+    nll: float
+    ece: float
+    ece_all: float | None
+    brier: float
+    accuracy: float
+
+
+def calibration_stats(cs: ConfidenceSet, temperature: float) -> CalibrationStats:
+    probs = apply_temperature(cs.logits, temperature) if len(cs.top) else cs.logits
+    top = probs.argmax(axis=1) if len(cs.top) else np.zeros(0, dtype=int)
+    conf = probs.max(axis=1) if len(cs.top) else np.zeros(0)
+    correct = cs.gold[np.arange(len(top)), top] if len(cs.top) else np.zeros(0, dtype=bool)
+    scoped = cs.gold.any(axis=1)
+    single = cs.gold.sum(axis=1) == 1
+    gold_idx = cs.gold[single].argmax(axis=1)
+    has_oos = bool((~scoped).any())
+    return CalibrationStats(
+        n=int(scoped.sum()),
+        nll=set_nll(cs.logits[scoped], cs.gold[scoped], temperature) if scoped.any() else 0.0,
+        ece=expected_calibration_error(conf[scoped], correct[scoped]),
+        ece_all=expected_calibration_error(conf, correct) if has_oos else None,
+        brier=brier_score(probs[single], gold_idx),
+        accuracy=float(correct[scoped].mean()) if scoped.any() else 0.0,
+    )
+
+
+class CalibrationOutcome(BaseModel):
+    run: str
+    calibration: Calibration
+    fit_before: CalibrationStats
+    fit_after: CalibrationStats
+    heldout_before: CalibrationStats
+    heldout_after: CalibrationStats
+    written_to: Path | None = None
+
+
+def _uncalibrated(
+    preds: Sequence[Prediction], labels: Sequence[str], current: Calibration | None
+) -> list[Prediction]:
+    """Undo the gateway's own calibration (t0), so a refit starts from the scorer's scores."""
+    if current is None or not any(p.calibration == current.id for p in preds):
+        return list(preds)
+    undo = Calibration(key=current.key, temperature=1.0 / current.temperature)
+    return [
+        p.model_copy(
+            update={
+                "scores": undo.apply({n: p.scores.get(n, 0.0) for n in labels}),
+                "calibration": None,
+            }
+        )
+        if p.calibration == current.id
+        else p
+        for p in preds
+    ]
+
+
+def calibrate_suite(
+    loaded: LoadedSuite,
+    factory: ClassifierFactory,
+    options: EvalOptions,
+    *,
+    precision: float | None = None,
+    objective: Literal["confidence", "nll"] = "confidence",
+    per_label: bool = False,
+    write: bool = True,
+    progress: ProgressFactory | None = None,
+) -> list[CalibrationOutcome]:
+    """Fit a temperature on the suite's calibration split (and, with ``per_label``, each
+    label's auto-route bar for a target precision); report NLL/ECE/Brier before and after on
+    the held-out split.
+
+    ``objective="confidence"`` (default) fits the top-label confidence to correctness, which is
+    what routing thresholds and ECE look at; ``"nll"`` is classic temperature scaling (gold-label
+    likelihood). Per-label bars are off by default: with tens of tickets per label they are
+    noisy, and on CLINC150 they let auto-routed accuracy fall from 0.97 to 0.90 on test."""
+    spec = loaded.suite.calibration
+    if spec is None:
+        raise ValueError(f"suite {loaded.suite.name!r} has no 'calibration:' section")
+    target = precision if precision is not None else spec.target_precision
+    heldout_split = spec.heldout_split or loaded.suite.split
+    fit_tickets = without_rubric_examples(loaded, loaded.tickets(spec.split, spec.size, spec.seed))
+    held_tickets = loaded.tickets(
+        heldout_split,
+        options.sample if options.sample is not None else loaded.suite.sample.size,
+        options.seed,
+    )
+    overlap = {t.text for t in fit_tickets} & {t.text for t in held_tickets}
+    labels = loaded.labels
+    outcomes = []
+    for run in loaded.runs():
+        fit_run = run_one(loaded, fit_tickets, run, factory, options, progress, f"{run.key} fit")
+        held_run = run_one(
+            loaded, held_tickets, run, factory, options, progress, f"{run.key} held-out"
+        )
+        if fit_run.scorer is None or fit_run.model is None:
+            raise RuntimeError(f"run {run.key}: every ticket failed; nothing to calibrate")
+        key = CalibrationKey(
+            fingerprint=loaded.rubric.fingerprint,
+            scorer=fit_run.scorer,
+            model=fit_run.model,
+            # the prompt the scorer used, as the gateway will look it up (None: embedded model)
+            prompt=fit_run.prompt,
+            axis=loaded.axis,
+        )
+        current = stored_calibration(loaded, fit_run)
+        fit_cs = confidence_set(_uncalibrated(fit_run.predictions, labels, current), labels)
+        held_cs = confidence_set(_uncalibrated(held_run.predictions, labels, current), labels)
+        correct = fit_cs.gold[np.arange(len(fit_cs.top)), fit_cs.logits.argmax(axis=1)]
+        # Fitted on in-scope tickets only: confidence then reads as P(top label right | some
+        # label applies), the headline ECE. Out-of-scope is the none_fits floor's job, and a
+        # calibration split's out-of-scope rate rarely matches traffic (CLINC150: 3% in val,
+        # 17.5% in test).
+        scoped = fit_cs.gold.any(axis=1)
+        if objective == "nll":
+            temperature = fit_temperature(fit_cs.logits[scoped], fit_cs.gold[scoped])
+        else:
+            temperature = fit_temperature_to_confidence(fit_cs.logits[scoped], correct[scoped])
+        conf = apply_temperature(fit_cs.logits, temperature).max(axis=1)
+        bars = (
+            label_thresholds(conf, fit_cs.top, correct, target, min_count=20) if per_label else {}
+        )
+        stats = {
+            name: calibration_stats(cs, t)
+            for name, cs, t in (
+                ("fit_before", fit_cs, 1.0),
+                ("fit_after", fit_cs, temperature),
+                ("held_before", held_cs, 1.0),
+                ("held_after", held_cs, temperature),
+            )
+        }
+        calibration = Calibration(
+            key=key,
+            temperature=round(temperature, 6),
+            objective=objective,
+            label_thresholds=bars,
+            target_precision=target if per_label else None,
+            report=FitReport(
+                suite=loaded.suite.name,
+                fit_split=f"{spec.split} (n={len(fit_tickets)}, seed {spec.seed})",
+                heldout_split=f"{heldout_split} (n={len(held_tickets)}"
+                + (f", {len(overlap)} texts also in the fit split)" if overlap else ")"),
+                n_fit=stats["fit_before"].n,
+                n_heldout=stats["held_before"].n,
+                nll_before=stats["held_before"].nll,
+                nll_after=stats["held_after"].nll,
+                ece_before=stats["held_before"].ece,
+                ece_after=stats["held_after"].ece,
+                ece_all_before=stats["held_before"].ece_all,
+                ece_all_after=stats["held_after"].ece_all,
+                brier_before=stats["held_before"].brier,
+                brier_after=stats["held_after"].brier,
+            ),
+        )
+        written = save_calibration(loaded.rubric_path, calibration) if write else None
+        outcomes.append(
+            CalibrationOutcome(
+                run=run.key,
+                calibration=calibration,
+                fit_before=stats["fit_before"],
+                fit_after=stats["fit_after"],
+                heldout_before=stats["held_before"],
+                heldout_after=stats["held_after"],
+                written_to=written,
+            )
+        )
+    return outcomes

@@ -1,0 +1,112 @@
+"""What one run of the matrix produced: a ``Prediction`` per ticket (without its text), and the
+``predictions-<run>.jsonl`` files a later ``--baseline`` pairs tickets with."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from gateway.errors import GatewayError
+from gateway.evals.suite import RunSpec, Ticket
+from gateway.schemas import ClassifyResponse, Flag
+
+
+class Prediction(BaseModel):
+    """One ticket's outcome, without its text (reports may be shared; tickets may not)."""
+
+    id: str
+    gold: list[str]
+    in_scope: bool
+    top_label: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    confidence: float = 0.0
+    margin: float = 0.0
+    max_raw: float = 0.0
+    decision: str = "manual"
+    none_fits: bool = False
+    multi_fit: bool = False
+    scores: dict[str, float] = Field(default_factory=dict)
+    raw: dict[str, float] = Field(default_factory=dict)
+    # what an offline re-decision needs to decide as the server did (rules, provider outage)
+    flags: list[Flag] = Field(default_factory=list)
+    fallback: bool = False
+    latency_ms: float = 0.0
+    cached: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calibration: str | None = None
+    error: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.in_scope and self.top_label is not None and self.top_label in self.gold
+
+
+class RunResult(BaseModel):
+    run: RunSpec
+    scorer: str | None = None
+    model: str | None = None
+    prompt: str | None = Field(None, description="as the responses name it (None: no prompt)")
+    predictions: list[Prediction]
+    wall_s: float
+
+
+def prediction_of(ticket: Ticket, outcome: ClassifyResponse | GatewayError) -> Prediction:
+    base = Prediction(id=ticket.id, gold=list(ticket.gold), in_scope=ticket.in_scope)
+    if isinstance(outcome, GatewayError):
+        return base.model_copy(update={"error": outcome.code})
+    usage = outcome.usage
+    return base.model_copy(
+        update={
+            "top_label": outcome.top_label,
+            "labels": list(outcome.labels),
+            "confidence": outcome.confidence,
+            "margin": outcome.margin,
+            "max_raw": max(outcome.raw.values(), default=0.0),
+            "decision": outcome.decision,
+            "none_fits": outcome.none_fits,
+            "multi_fit": outcome.multi_fit,
+            "scores": dict(outcome.scores),
+            "raw": dict(outcome.raw),
+            "flags": list(outcome.flags),
+            "fallback": outcome.fallback,
+            "latency_ms": outcome.latency_ms,
+            "cached": outcome.cached,
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+            "cost_usd": usage.cost_usd if usage else 0.0,
+            "calibration": outcome.calibration,
+        }
+    )
+
+
+def predictions_file(report_dir: Path, run: RunSpec) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._+@~-]+", "_", run.key)
+    return report_dir / f"predictions-{safe}.jsonl"
+
+
+def write_predictions(report_dir: Path, result: RunResult) -> Path:
+    """Per-ticket outcomes without text: what --baseline needs for a paired comparison."""
+    path = predictions_file(report_dir, result.run)
+    with path.open("w", encoding="utf-8") as fh:
+        for p in result.predictions:
+            top = dict(sorted(p.scores.items(), key=lambda kv: -kv[1])[:5])
+            slim = p.model_copy(update={"scores": top, "raw": {}})
+            fh.write(slim.model_dump_json() + "\n")
+    return path
+
+
+def read_predictions(report_dir: Path, run: RunSpec) -> RunResult | None:
+    path = predictions_file(report_dir, run)
+    if not path.is_file():
+        return None
+    preds = [
+        Prediction.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return RunResult(run=run, predictions=preds, wall_s=0.0)

@@ -1,0 +1,79 @@
+"""Deciding a run's predictions again offline, after a stored calibration the gateway did not
+apply, exactly as the server decides a response.
+
+There is no decision logic here: the calibration is applied through ``Calibration.applied``, the
+axis decided by ``gateway.pipeline.decision.decide_axis`` with the ticket's rule flags and the
+deployment's floors, and the ticket by ``decide_ticket`` with its ``fallback`` fact, the same
+calls ``Classifier`` makes (STYLE.md: one function per decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.config import Floors
+from gateway.evals.predictions import Prediction
+from gateway.pipeline.calibration import Calibration
+from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.rubrics import Thresholds
+from gateway.schemas import AxisResult, Decision
+from gateway.scoring.base import AxisScores
+
+
+def decide_prediction(
+    p: Prediction,
+    labels: Sequence[str],
+    axis: str,
+    thresholds: Thresholds,
+    floors: Floors,
+    calibration: Calibration | None = None,
+) -> tuple[AxisResult, Decision]:
+    """The prediction's axis result and ticket decision, taken as the server takes them.
+
+    Needs the prediction's scores and raw scores (a fresh run's, not a slimmed
+    ``predictions-*.jsonl`` line, which drops ``raw``).
+    """
+    scored = AxisScores(raw=dict(p.raw), scores={n: p.scores.get(n, 0.0) for n in labels})
+    if calibration is not None:
+        scored, thresholds = calibration.applied(scored, thresholds)
+    primary = decide_axis(axis, scored, thresholds, floors, p.flags)
+    decision, _ = decide_ticket(primary, p.flags, fallback=p.fallback)
+    return primary, decision
+
+
+def calibrated_predictions(
+    preds: Sequence[Prediction],
+    labels: Sequence[str],
+    calibration: Calibration,
+    *,
+    axis: str,
+    thresholds: Thresholds,
+    floors: Floors,
+) -> list[Prediction]:
+    """Apply a calibration offline to predictions the gateway returned uncalibrated, and decide
+    each again with it.
+
+    Temperature scaling keeps the ranking and raw scores, so top label, ``labels``, none_fits
+    and multi_fit stay; scores, confidence, margin and the decision are the server's for the
+    calibrated distribution. Errors, predictions without scores and ones the gateway already
+    calibrated are kept as they were.
+    """
+    out = []
+    for p in preds:
+        if p.error is not None or not p.scores or not p.raw or p.calibration is not None:
+            out.append(p)
+            continue
+        primary, decision = decide_prediction(p, labels, axis, thresholds, floors, calibration)
+        out.append(
+            p.model_copy(
+                update={
+                    "top_label": primary.top_label,
+                    "scores": primary.scores,
+                    "confidence": primary.confidence,
+                    "margin": primary.margin,
+                    "decision": decision,
+                    "calibration": calibration.id,
+                }
+            )
+        )
+    return out

@@ -1,0 +1,54 @@
+"""metrics.json: a suite's report as a model, and reading a previous one back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from gateway.evals.comparison import Comparison
+from gateway.evals.gates import Gate
+from gateway.evals.run_metrics import RunMetrics
+
+
+class DatasetInfo(BaseModel):
+    split: str
+    path: str
+    n: int
+    licence: str
+    attribution: str
+    sample_size: int | None
+    seed: int
+
+
+class SuiteRubric(BaseModel):
+    """The rubric a suite evaluated, as its report names it."""
+
+    name: str
+    path: str
+    fingerprint: str
+    axis: str
+    labels: int
+
+
+class SuiteReport(BaseModel):
+    """metrics.json: everything a later run needs to compare against this one."""
+
+    suite: str
+    suite_path: str
+    created_at: str
+    dataset: DatasetInfo
+    rubric: SuiteRubric
+    runs: list[RunMetrics]
+    comparisons: list[Comparison] = Field(default_factory=list)
+    gates: list[Gate] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+def read_report(path: Path) -> SuiteReport:
+    """A previous report, from its directory or its metrics.json."""
+    file = path / "metrics.json" if path.is_dir() else path
+    return SuiteReport.model_validate_json(file.read_bytes())

@@ -1,0 +1,82 @@
+"""Builds the pipeline once at start-up: the areas' builders, assembled (DESIGN.md §1).
+
+Used by the server's lifespan, ``rubric classify``, ``gateway.classify`` and the eval harness,
+so all of them run the same classifier for the same settings.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.cache import CacheObserver, CachingScorer, NullStore, ResultStore, open_cache
+from gateway.cache.observer import CacheOp
+from gateway.config import Settings
+from gateway.pipeline.classifier import Classifier
+from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
+from gateway.providers import NullObserver, ProviderObserver
+from gateway.redaction import Redactor, SpacyModel, build_redactor
+from gateway.rubrics import RubricStore
+from gateway.scoring.base import Scorer
+from gateway.scoring.factory import build_local_scorer, build_scorer, check_scorer
+from gateway.scoring.local import LocalScorer
+from gateway.scoring.variants import ScorerVariants
+
+__all__ = ["GatewayObserver", "NullGatewayObserver", "build_classifier", "check_classifier"]
+
+
+class GatewayObserver(PipelineObserver, CacheObserver, ProviderObserver, Protocol):
+    """Everything the pipeline reports, in one object (the server's ``Metrics``)."""
+
+
+class NullGatewayObserver(NullPipelineObserver, NullObserver):
+    def hit(self) -> None:
+        return None
+
+    def miss(self) -> None:
+        return None
+
+    def error(self, op: CacheOp) -> None:
+        return None
+
+    def joined(self) -> None:
+        return None
+
+
+def build_classifier(
+    settings: Settings,
+    *,
+    rubrics: RubricStore | None = None,
+    local: LocalScorer | None = None,
+    nlp: SpacyModel | None = None,
+    redactor: Redactor | None = None,
+    scorer: Scorer | None = None,
+    observer: GatewayObserver | None = None,
+) -> Classifier:
+    """Everything /classify needs. Any part given is used as it is (models already loaded, a
+    test's scorer); the rest is built from ``settings``. ``Classifier.close()`` closes the
+    cache opened here."""
+    observer = observer or NullGatewayObserver()
+    if scorer is None:
+        scorer = build_scorer(settings, local or build_local_scorer(settings.local), observer)
+    store: ResultStore = (
+        open_cache(settings.cache, observer) if settings.cache.enabled else NullStore()
+    )
+
+    def served(inner: Scorer) -> Scorer:
+        # timing inside the cache: the score stage times scoring, not cache hits
+        return CachingScorer(TimedScorer(inner, observer), store, observer=observer)
+
+    return Classifier(
+        settings=settings,
+        rubrics=rubrics or RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s),
+        redactor=redactor or build_redactor(settings.redaction, nlp),
+        variants=ScorerVariants(scorer, settings.scoring, wrap=served),
+        observer=observer,
+        on_close=[store.close],
+    )
+
+
+async def check_classifier(classifier: Classifier) -> bool:
+    """The served scorer's start-up check (``scoring.factory.check_scorer``); the server and
+    ``rubric classify`` run it before their first ticket."""
+    return await check_scorer(classifier.variants.served)

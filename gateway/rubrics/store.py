@@ -1,0 +1,140 @@
+"""The rubric sets of a directory, kept in service and reloaded as their files change, and
+``load_rubrics``: the same directory read once, strictly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.errors import RubricInvalidError, RubricNotFoundError
+from gateway.rubrics.loading import load_rubric_file
+from gateway.rubrics.model import RubricSet
+
+
+class RubricInfo(BaseModel):
+    name: str
+    fingerprint: str
+    path: str
+    axes: dict[str, list[str]]
+    rules: list[str]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rubric: RubricSet
+    path: Path
+
+
+class RubricStore:
+    """The rubric sets of one directory, reloaded when a file changes.
+
+    A file that stops parsing keeps its last good version in service; its problems are kept
+    in ``errors`` (and shown by ``GET /rubrics``) until it is fixed.
+    """
+
+    def __init__(self, directory: Path, reload_interval_s: float = 1.0) -> None:
+        self.directory = directory
+        self.reload_interval_s = reload_interval_s
+        self.errors: dict[str, list[str]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._by_path: dict[Path, str] = {}
+        # (mtime, size) of every file as last read, good or bad, so unchanged files are skipped
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+        self.refresh(force=True)
+
+    def _files(self) -> Iterator[Path]:
+        if not self.directory.is_dir():
+            return
+        for pattern in ("*.yaml", "*.yml"):
+            yield from sorted(self.directory.glob(pattern))
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.reload_interval_s:
+            return
+        with self._lock:
+            self._checked_at = now
+            present: set[Path] = set()
+            for path in self._files():
+                present.add(path)
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                if self._seen.get(path) == (stat.st_mtime_ns, stat.st_size):
+                    continue
+                self._seen[path] = (stat.st_mtime_ns, stat.st_size)
+                self._load(path)
+            for path in [p for p in self._seen if p not in present]:
+                del self._seen[path]
+                if path in self._by_path:
+                    self._entries.pop(self._by_path.pop(path), None)
+            for key in [k for k in self.errors if Path(k) not in present]:
+                del self.errors[key]
+
+    def _load(self, path: Path) -> None:
+        try:
+            rubric = load_rubric_file(path)
+        except RubricInvalidError as exc:
+            # the last good version, if any, stays in service
+            self.errors[str(path)] = exc.problems
+            return
+        other = self._entries.get(rubric.name)
+        if other is not None and other.path != path:
+            self.errors[str(path)] = [
+                f"{path}:1: name: rubric name {rubric.name!r} already used by {other.path}"
+            ]
+            return
+        old_name = self._by_path.get(path)
+        if old_name and old_name != rubric.name:
+            self._entries.pop(old_name, None)
+        self._entries[rubric.name] = _Entry(rubric=rubric, path=path)
+        self._by_path[path] = rubric.name
+        self.errors.pop(str(path), None)
+
+    def get(self, name: str) -> RubricSet:
+        self.refresh()
+        entry = self._entries.get(name)
+        if entry is None:
+            raise RubricNotFoundError(
+                f"unknown rubric set {name!r}; available: {sorted(self._entries) or 'none'}"
+            )
+        return entry.rubric
+
+    def list(self) -> list[RubricInfo]:
+        self.refresh()
+        return [
+            RubricInfo(
+                name=name,
+                fingerprint=entry.rubric.fingerprint,
+                path=str(entry.path),
+                axes={axis: spec.names for axis, spec in entry.rubric.axes.items()},
+                rules=[rule.name for rule in entry.rubric.rules],
+            )
+            for name, entry in sorted(self._entries.items())
+        ]
+
+    def path_of(self, name: str) -> Path | None:
+        """The file a rubric set was loaded from (calibrations live beside it)."""
+        entry = self._entries.get(name)
+        return entry.path if entry is not None else None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def load_rubrics(directory: Path) -> dict[str, RubricSet]:
+    """Every rubric set in a directory; raises on the first invalid file (use ``RubricStore`` to
+    keep serving the good ones)."""
+    store = RubricStore(directory)
+    if store.errors:
+        first = next(iter(store.errors.values()))
+        raise RubricInvalidError(first[0], first)
+    return {info.name: store.get(info.name) for info in store.list()}

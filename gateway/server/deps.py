@@ -1,0 +1,31 @@
+"""FastAPI dependencies: what a route needs, from ``app.state`` (built by the lifespan)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.errors import NotReadyError
+from gateway.pipeline.classifier import Classifier
+from gateway.server.security import Principal, authorize
+from gateway.server.state import AppState
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.gateway
+    return state
+
+
+def ready_classifier(state: Annotated[AppState, Depends(app_state)]) -> Classifier:
+    """The classifier, or 503 ``not_ready`` while the model loads or after start-up failed."""
+    if state.classifier is None:
+        if state.startup_error:
+            raise NotReadyError(f"the gateway failed to start: {state.startup_error}")
+        raise NotReadyError("the model is still loading; retry shortly")
+    return state.classifier
+
+
+State = Annotated[AppState, Depends(app_state)]
+Ready = Annotated[Classifier, Depends(ready_classifier)]
+Caller = Annotated[Principal, Depends(authorize)]

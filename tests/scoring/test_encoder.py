@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.errors import ModelFileError
+from gateway.scoring.encoder import TOKENIZER_PATH, Encoder
+from gateway.scoring.local import LocalScorer, topic_of
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "minilm_fp32_embeddings.json"
+
+
+def test_int8_model_is_faithful_to_full_precision(local_scorer: LocalScorer) -> None:
+    """Embeddings of the shipped int8 model vs. all-MiniLM-L6-v2 in fp32 (made by
+    bench/make_fidelity_fixture.py with PyTorch): cosine ≥ 0.999 on every sentence."""
+    fixture = json.loads(FIXTURE.read_text())
+    reference = np.asarray(fixture["embeddings"], dtype=np.float64)
+    ours = local_scorer._encoder.embed(fixture["sentences"]).astype(np.float64)
+    cosines = (ours * reference).sum(axis=1) / np.linalg.norm(reference, axis=1)
+    assert len(cosines) >= 8
+    assert cosines.min() >= 0.999, cosines
+
+
+def test_embeddings_are_unit_vectors_in_input_order(local_scorer: LocalScorer) -> None:
+    enc = local_scorer._encoder
+    texts = ["refund", "The app crashes every time I open the settings page after the update"]
+    both = enc.embed(texts)
+    assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    # batching (and length-sorting inside it) gives the same vectors as one at a time
+    assert np.allclose(both[1], enc.embed(texts[1:])[0], atol=1e-4)
+    assert enc.embed([]).shape == (0, 384)
+
+
+def test_tampered_model_file_is_named_in_the_error(tmp_path: Path) -> None:
+    bad = tmp_path / "tokenizer.json"
+    bad.write_bytes(TOKENIZER_PATH.read_bytes() + b" ")
+    with pytest.raises(ModelFileError, match=r"tokenizer\.json does not match its pinned sha256"):
+        Encoder(tokenizer_path=bad)
+    with pytest.raises(ModelFileError, match=r"missing\.onnx cannot be read"):
+        Encoder(model_path=tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        (
+            "Is this text about a billing issue, charge, or refund?",
+            "a billing issue, charge, or refund",
+        ),
+        ("Does the customer mention a lawyer?", "a lawyer"),
+        ("Late delivery", "Late delivery"),
+    ],
+)
+def test_topic_of_strips_the_question_frame(question: str, topic: str) -> None:
+    assert topic_of(question) == topic

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 
-from gateway.scoring.encoder import Encoder
+from gateway.scoring import Encoder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.config import ProviderSettings  # noqa: E402
 from gateway.errors import GatewayError  # noqa: E402
+from gateway.providers import load_prompt  # noqa: E402
 from gateway.providers import tuning as provider_tuning  # noqa: E402  (after the path set-up above)
 from gateway.providers.client import ProviderClient, litellm  # noqa: E402
-from gateway.providers.prompts import load_prompt  # noqa: E402
 from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
 

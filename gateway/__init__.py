@@ -20,7 +20,7 @@ import threading
 
 from gateway.config import Settings, get_settings
 from gateway.errors import GatewayError
-from gateway.pipeline.classifier import Classifier
+from gateway.pipeline import Classifier
 from gateway.rubrics import RubricSet, load_rubrics, parse_rubric
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
@@ -52,7 +52,7 @@ class _Default:
     def classify(self, req: ClassifyRequest) -> ClassifyResponse:
         with self._lock:  # a Runner runs one coroutine at a time
             if self._runner is None:
-                from gateway.pipeline.build import build_classifier
+                from gateway.pipeline import build_classifier
 
                 self._classifier = build_classifier(get_settings())
                 self._runner = asyncio.Runner()

@@ -9,6 +9,6 @@ seconds for a new worker to be ready: set it above the model's load time (`rubri
 sets 30).
 """
 
-from gateway.server.app import create_app
+from gateway.server import create_app
 
 app = create_app(wait=True)

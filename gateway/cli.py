@@ -73,7 +73,7 @@ def serve(
                 timeout_worker_healthcheck=30,
             )
     else:
-        from gateway.server.app import create_app
+        from gateway.server import create_app
 
         uvicorn.run(
             create_app(settings),
@@ -130,7 +130,7 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON response")] = False,
 ) -> None:
     """Classify one ticket locally (no server needed) and print the result."""
-    from gateway.pipeline.build import build_classifier, check_classifier
+    from gateway.pipeline import build_classifier, check_classifier
 
     if text == "-":
         text = sys.stdin.read()
@@ -182,7 +182,7 @@ def check(
         ok.append(path)
         if not no_overlap:
             if scorer is None:
-                from gateway.scoring.factory import build_local_scorer
+                from gateway.scoring import build_local_scorer
 
                 scorer = build_local_scorer(get_settings().local)
             for axis, a, b, cos in scorer.near_duplicates(rubric, overlap):

@@ -11,9 +11,8 @@ from support.wire_server import WireServer, guard_network
 
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.redaction import SpacyModel, load_spacy_model
-from gateway.scoring.factory import build_local_scorer
-from gateway.scoring.local import LocalScorer
-from gateway.server.app import create_app
+from gateway.scoring import LocalScorer, build_local_scorer
+from gateway.server import create_app
 
 RUBRICS = PROJECT_ROOT / "rubrics"
 

@@ -15,7 +15,7 @@ from support.settings import make_settings
 from support.wire_server import WireServer, schema_filler
 
 from gateway.config import PROJECT_ROOT, RetryPolicy
-from gateway.server.app import create_app
+from gateway.server import create_app
 
 TICKETS = [
     json.loads(line)

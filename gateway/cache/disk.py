@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from gateway.cache.observer import CacheObserver, CacheOp, NullCacheObserver
 from gateway.cache.store import CacheStats
 from gateway.config import CacheSettings
-from gateway.scoring.base import ScoreResult
+from gateway.scoring import ScoreResult
 
 log = logging.getLogger(__name__)
 

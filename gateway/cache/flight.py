@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.scoring.base import ScoreResult
+from gateway.scoring import ScoreResult
 
 
 class SingleFlight:

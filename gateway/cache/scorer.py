@@ -18,7 +18,7 @@ from gateway.cache.observer import CacheObserver, NullCacheObserver
 from gateway.cache.store import ResultStore
 from gateway.errors import GatewayError
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import ScoreOutcome, Scorer, ScoreResult, Wrapper
+from gateway.scoring import ScoreOutcome, Scorer, ScoreResult, Wrapper
 from gateway.slots import Slots
 
 

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from gateway.scoring.base import ScoreResult
+from gateway.scoring import ScoreResult
 
 
 class CacheStats(BaseModel):

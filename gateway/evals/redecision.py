@@ -13,11 +13,10 @@ from collections.abc import Sequence
 
 from gateway.config import Floors
 from gateway.evals.predictions import Prediction
-from gateway.pipeline.calibration import Calibration
-from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline import Calibration, decide_axis, decide_ticket
 from gateway.rubrics import Thresholds
 from gateway.schemas import AxisResult, Decision
-from gateway.scoring.base import AxisScores
+from gateway.scoring import AxisScores
 
 
 def decide_prediction(

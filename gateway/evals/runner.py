@@ -24,7 +24,7 @@ from gateway.errors import GatewayError
 from gateway.evals.loading import LoadedSuite
 from gateway.evals.predictions import Prediction, RunResult, prediction_of
 from gateway.evals.suite import RunSpec, Ticket
-from gateway.pipeline.calibration import Calibration, load_calibration
+from gateway.pipeline import Calibration, load_calibration
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 from gateway.slots import Slots
 
@@ -63,7 +63,7 @@ def real_factory(loaded: LoadedSuite, run: RunSpec, *, cache: bool) -> Iterator[
     Rubrics come from the suite rubric's directory; the scorer/model/prompt are the run's, so
     requests carry no overrides. redact=false in a suite is allowed here (and only here).
     """
-    from gateway.pipeline.build import build_classifier  # the model and redactor: on demand
+    from gateway.pipeline import build_classifier  # the model and redactor: on demand
 
     base = get_settings()
     scoring: dict[str, object] = {"scorer": run.scorer}

@@ -1,0 +1,49 @@
+"""The pipeline of DESIGN.md §1: validate, redact, rules, score (through the cache), decide.
+
+classifier   Classifier: the flow, and nothing else; every stage injected
+build        build_classifier / check_classifier: the areas' builders, assembled
+rules        deterministic keyword/regex rules: flags and forced outcomes
+decision     decide_axis, decide_ticket: thresholds, floors, rules, fallback downgrade
+calibration  stored calibrations (``rubric calibrate``), applied after the cache
+batching     MicroBatcher: concurrent requests share a batch on a batch-native scorer
+observer     PipelineObserver (metrics), TimedScorer
+"""
+
+from gateway.pipeline.batching import MicroBatcher
+from gateway.pipeline.build import (
+    GatewayObserver,
+    NullGatewayObserver,
+    build_classifier,
+    check_classifier,
+)
+from gateway.pipeline.calibration import (
+    Calibration,
+    CalibrationKey,
+    CalibrationStore,
+    load_calibration,
+    save_calibration,
+)
+from gateway.pipeline.classifier import Classifier
+from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
+from gateway.pipeline.rules import apply_rules
+
+__all__ = [
+    "Calibration",
+    "CalibrationKey",
+    "CalibrationStore",
+    "Classifier",
+    "GatewayObserver",
+    "MicroBatcher",
+    "NullGatewayObserver",
+    "NullPipelineObserver",
+    "PipelineObserver",
+    "TimedScorer",
+    "apply_rules",
+    "build_classifier",
+    "check_classifier",
+    "decide_axis",
+    "decide_ticket",
+    "load_calibration",
+    "save_calibration",
+]

@@ -16,10 +16,14 @@ from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, Ti
 from gateway.providers import NullObserver, ProviderObserver
 from gateway.redaction import Redactor, SpacyModel, build_redactor
 from gateway.rubrics import RubricStore
-from gateway.scoring.base import Scorer
-from gateway.scoring.factory import build_local_scorer, build_scorer, check_scorer
-from gateway.scoring.local import LocalScorer
-from gateway.scoring.variants import ScorerVariants
+from gateway.scoring import (
+    LocalScorer,
+    Scorer,
+    ScorerVariants,
+    build_local_scorer,
+    build_scorer,
+    check_scorer,
+)
 
 __all__ = ["GatewayObserver", "NullGatewayObserver", "build_classifier", "check_classifier"]
 

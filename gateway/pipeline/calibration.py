@@ -30,8 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.rubrics import Thresholds
-from gateway.scoring.base import AxisScores
-from gateway.scoring.distribution import top_label
+from gateway.scoring import AxisScores, top_label
 
 FloatArray = NDArray[np.float64]
 

@@ -23,11 +23,10 @@ from gateway.pipeline.calibration import CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
 from gateway.pipeline.rules import apply_rules
-from gateway.redaction.base import PassThroughRedactor, RedactedText, Redactor
+from gateway.redaction import PassThroughRedactor, RedactedText, Redactor
 from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
-from gateway.scoring.base import AxisScores, ScoreOutcome, Scorer, ScoreResult
-from gateway.scoring.variants import ScorerVariants
+from gateway.scoring import AxisScores, ScoreOutcome, Scorer, ScoreResult, ScorerVariants
 from gateway.slots import Slots
 
 

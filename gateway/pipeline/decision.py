@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from gateway.config import Floors
 from gateway.rubrics import Thresholds
 from gateway.schemas import AxisResult, Decision, Flag
-from gateway.scoring.base import AxisScores
-from gateway.scoring.distribution import entropy, margin, top_label
+from gateway.scoring import AxisScores, entropy, margin, top_label
 
 
 def _r(x: float) -> float:

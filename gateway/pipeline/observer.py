@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import ScoreOutcome, Scorer, Wrapper
+from gateway.scoring import ScoreOutcome, Scorer, Wrapper
 
 
 class PipelineObserver(Protocol):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -42,6 +44,12 @@ class ScoreResult(BaseModel):
     )
     # How this answer reached the caller; a fact about one delivery, so never stored.
     origin: Literal["scored", "cache", "joined"] = Field("scored", exclude=True)
+
+
+def config_fingerprint(config: Mapping[str, object]) -> str:
+    """A scorer's ``fingerprint``: a short hash of the configuration that changes its output."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 # One ticket's outcome: its scores, or the error that ticket alone met (a provider error after

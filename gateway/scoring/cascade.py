@@ -19,9 +19,8 @@ from pydantic import BaseModel, computed_field
 from gateway.errors import ProviderUnavailableError
 from gateway.providers import Prompt
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import Checkable, ScoreOutcome, Scorer, ScoreResult
+from gateway.scoring.base import Checkable, ScoreOutcome, Scorer, ScoreResult, config_fingerprint
 from gateway.scoring.fallback import as_local_fallback, outcomes_of, variant_of
-from gateway.scoring.provider import config_fingerprint, resolve_axes
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ class CascadeScorer:
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
     ) -> list[ScoreOutcome]:
-        chosen = resolve_axes(rubric, axes)
+        chosen = rubric.select_axes(list(axes) or None)
         results = list(await self.first.score_many(texts, rubric, chosen))
         # The gate is the rubric's primary axis; a request that leaves it out is gated on the
         # first axis it asked for (the cascade must not pay for an axis nobody asked about).

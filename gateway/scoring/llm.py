@@ -12,9 +12,9 @@ import asyncio
 
 from gateway.providers import Prompt, ProviderClient
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
 from gateway.scoring.distribution import normalise
-from gateway.scoring.provider import ProviderScorer, config_fingerprint
+from gateway.scoring.provider import ProviderScorer
 
 
 class LLMScorer(ProviderScorer):

@@ -19,9 +19,9 @@ from gateway.errors import ConfigError, ProviderError
 from gateway.providers import LABEL_CODES, ChatMessage, Prompt, ProviderClient, TokenLogprob
 from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
 from gateway.scoring.distribution import normalise
-from gateway.scoring.provider import ProviderScorer, config_fingerprint, gather_or_cancel
+from gateway.scoring.provider import ProviderScorer, gather_or_cancel
 
 MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios
 _PUNCTUATION = " \t\r\n\"'`()[]{}.:,*"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import TypeVar
 
 from gateway.errors import GatewayError, InvalidRequestError
@@ -14,11 +12,6 @@ from gateway.rubrics import RubricSet
 from gateway.scoring.base import ScoreOutcome, ScoreResult
 
 T = TypeVar("T")
-
-
-def config_fingerprint(config: Mapping[str, object]) -> str:
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 async def gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
@@ -31,10 +24,6 @@ async def gather_or_cancel(awaitables: Iterable[Awaitable[T]]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def resolve_axes(rubric: RubricSet, axes: Sequence[str]) -> list[str]:
-    return rubric.select_axes(list(axes) or None)
 
 
 class ProviderScorer:
@@ -91,7 +80,7 @@ class ProviderScorer:
     async def score_many(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
     ) -> list[ScoreOutcome]:
-        chosen = resolve_axes(rubric, axes)
+        chosen = rubric.select_axes(list(axes) or None)
         return await gather_or_cancel(self._outcome(text, rubric, chosen) for text in texts)
 
     async def _outcome(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreOutcome:

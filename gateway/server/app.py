@@ -11,8 +11,7 @@ from fastapi import FastAPI
 
 from gateway.config import Settings, get_settings
 from gateway.redaction import Redactor, SpacyModel
-from gateway.scoring.base import Scorer
-from gateway.scoring.local import LocalScorer
+from gateway.scoring import LocalScorer, Scorer
 from gateway.server.errors import install_error_handlers
 from gateway.server.limits import LimitsMiddleware
 from gateway.server.metrics import Metrics

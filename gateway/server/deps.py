@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.errors import NotReadyError
-from gateway.pipeline.classifier import Classifier
+from gateway.pipeline import Classifier
 from gateway.server.security import Principal, authorize
 from gateway.server.state import AppState
 

@@ -9,12 +9,10 @@ import threading
 from typing import NamedTuple
 
 from gateway.config import Settings
-from gateway.pipeline.build import build_classifier, check_classifier
-from gateway.pipeline.classifier import Classifier
+from gateway.pipeline import Classifier, build_classifier, check_classifier
 from gateway.redaction import Redactor, SpacyModel
 from gateway.rubrics import RubricStore
-from gateway.scoring.base import Scorer
-from gateway.scoring.local import LocalScorer
+from gateway.scoring import LocalScorer, Scorer
 from gateway.server.metrics import Metrics
 
 log = logging.getLogger("gateway")

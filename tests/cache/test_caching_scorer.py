@@ -11,7 +11,7 @@ import pytest
 from gateway.cache import CachingScorer, NullStore, ResultCache
 from gateway.errors import GatewayError, ProviderError
 from gateway.rubrics import Axis, Label, RubricSet
-from gateway.scoring.base import AxisScores, ScoreOutcome, ScoreResult
+from gateway.scoring import AxisScores, ScoreOutcome, ScoreResult
 
 
 def rubric() -> RubricSet:

@@ -17,14 +17,12 @@ from support.settings import make_settings
 
 from gateway.cache import CacheKey, CachingScorer, ResultCache
 from gateway.config import Settings
-from gateway.pipeline.build import build_classifier
-from gateway.pipeline.classifier import Classifier
+from gateway.pipeline import Classifier, build_classifier
 from gateway.redaction import PassThroughRedactor
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyRequest
-from gateway.scoring.base import AxisScores, ScoreResult
-from gateway.scoring.local import LocalScorer
-from gateway.server.app import create_app
+from gateway.scoring import AxisScores, LocalScorer, ScoreResult
+from gateway.server import create_app
 
 TICKET = "I was charged twice this month. Order #12345."
 

@@ -36,9 +36,9 @@ from gateway.evals import (
     write_report,
 )
 from gateway.evals import cli as eval_cli
-from gateway.pipeline.calibration import load_calibration
+from gateway.pipeline import load_calibration
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef, Usage
-from gateway.scoring.distribution import entropy, margin
+from gateway.scoring import entropy, margin
 
 RUBRIC = """\
 name: tiny

@@ -25,11 +25,11 @@ from gateway.evals import (
     real_factory,
     write_report,
 )
-from gateway.pipeline.build import build_classifier
+from gateway.pipeline import build_classifier
 from gateway.redaction import PassThroughRedactor
 from gateway.rubrics import RubricStore
 from gateway.schemas import ClassifyResponse
-from gateway.scoring.local import LocalScorer
+from gateway.scoring import LocalScorer
 
 RUBRIC = """\
 name: support_tiny

@@ -18,13 +18,17 @@ from gateway.evals import (
     decide_prediction,
     prediction_of,
 )
-from gateway.pipeline.build import build_classifier
-from gateway.pipeline.calibration import Calibration, CalibrationKey, save_calibration
-from gateway.pipeline.classifier import Classifier
+from gateway.pipeline import (
+    Calibration,
+    CalibrationKey,
+    Classifier,
+    build_classifier,
+    save_calibration,
+)
 from gateway.redaction import PassThroughRedactor
 from gateway.rubrics import RubricSet, RubricStore, Thresholds
 from gateway.schemas import ClassifyRequest, ClassifyResponse
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring import AxisScores, ScoreResult
 
 RUBRIC = """\
 name: r

@@ -13,8 +13,7 @@ from gateway.errors import TextEmptyError
 from gateway.pipeline.batching import MicroBatcher, Outcome
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef
-from gateway.scoring.base import ScoreOutcome
-from gateway.scoring.local import LocalScorer
+from gateway.scoring import LocalScorer, ScoreOutcome
 from gateway.server import create_app
 
 

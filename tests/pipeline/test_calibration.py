@@ -21,8 +21,8 @@ from gateway.pipeline.calibration import (
     save_calibration,
 )
 from gateway.rubrics import RubricSet, RubricStore
-from gateway.schemas import ClassifyRequest, ClassifyResponse
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.schemas import ClassifyRequest
+from gateway.scoring import AxisScores, ScoreResult
 
 
 def _key(fingerprint: str = "f" * 64, model: str = "local/m") -> CalibrationKey:
@@ -120,12 +120,8 @@ class _FixedScorer:
         ]
 
 
-@pytest.mark.skipif(
-    "calibration" not in ClassifyResponse.model_fields,
-    reason="the gateway does not apply calibrations yet (integration pending)",
-)
 async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None:
-    from gateway.pipeline.build import build_classifier
+    from gateway.pipeline import build_classifier
     from gateway.redaction import PassThroughRedactor
 
     rubric_path = tmp_path / "r.yaml"

@@ -11,14 +11,18 @@ import pytest
 from support.settings import make_settings
 
 from gateway.config import Settings
-from gateway.pipeline.build import build_classifier
+from gateway.pipeline import build_classifier
 from gateway.redaction import PassThroughRedactor
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyRequest
-from gateway.scoring.base import AxisScores, ScoreOutcome, ScoreResult
-from gateway.scoring.cascade import CascadeScorer
-from gateway.scoring.fallback import LocalFallbackScorer
-from gateway.scoring.local import LocalScorer
+from gateway.scoring import (
+    AxisScores,
+    CascadeScorer,
+    LocalFallbackScorer,
+    LocalScorer,
+    ScoreOutcome,
+    ScoreResult,
+)
 
 RUBRICS = Path(__file__).resolve().parents[2] / "rubrics"
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from gateway.config import Floors
-from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline import decide_axis, decide_ticket
 from gateway.rubrics import Thresholds
 from gateway.schemas import Flag
-from gateway.scoring.base import AxisScores
+from gateway.scoring import AxisScores
 
 T = Thresholds(auto_route=0.85, review=0.60)
 F = Floors(none_fits=0.30, multi_fit=0.70)  # explicit, independent of defaults

@@ -19,9 +19,8 @@ from gateway.config import PROJECT_ROOT, RetryPolicy, Settings
 from gateway.errors import InvalidRequestError
 from gateway.providers import Prompt, load_prompt
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import Overridable, ScoreOutcome, Scorer
-from gateway.scoring.variants import ScorerVariants
-from gateway.server.app import create_app
+from gateway.scoring import Overridable, ScoreOutcome, Scorer, ScorerVariants
+from gateway.server import create_app
 
 SEED = "I was charged twice for my subscription this month. Order #12345. Please refund it."
 OFF_TOPIC = "What's the weather like tomorrow in Paris?"  # the embedded model is unsure of it

@@ -20,17 +20,18 @@ from gateway.errors import (
 )
 from gateway.providers import ProviderClient, load_prompt
 from gateway.rubrics import Axis, Label, RubricSet, Thresholds
-from gateway.scoring.base import (
+from gateway.scoring import (
     LOCAL_FALLBACK,
     AxisScores,
+    CascadeScorer,
+    LocalFallbackScorer,
     Overridable,
     ScoreOutcome,
     Scorer,
     ScoreResult,
+    build_scorer,
+    check_scorer,
 )
-from gateway.scoring.cascade import CascadeScorer
-from gateway.scoring.factory import build_scorer, check_scorer
-from gateway.scoring.fallback import LocalFallbackScorer
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
 

@@ -26,7 +26,7 @@ from gateway.config import ProviderSettings, RetryPolicy
 from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
 from gateway.providers import ChatMessage, ProviderClient, Structured, TokenLogprob, load_prompt
 from gateway.rubrics import Axis, Label, RubricSet
-from gateway.scoring.base import Scorer, ScoreResult
+from gateway.scoring import Scorer, ScoreResult
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import MIN_PROBABILITY, LogprobScorer, code_distribution
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from support.settings import make_settings
 
 from gateway.config import Settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 
 SEED = (
     "I was charged twice for my subscription this month. Order #12345. "

@@ -20,7 +20,7 @@ from test_load_faults import _children
 from test_metrics_multiprocess import _only
 
 from gateway.config import Settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.server.security import SharedTokenBucket, hash_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))

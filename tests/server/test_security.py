@@ -15,8 +15,8 @@ from support.settings import make_settings, override
 from gateway.config import Settings
 from gateway.errors import ConfigError, RateLimitedError
 from gateway.rubrics import RubricSet
-from gateway.scoring.base import ScoreResult
-from gateway.server.app import create_app
+from gateway.scoring import ScoreResult
+from gateway.server import create_app
 from gateway.server.security import (
     Guard,
     KeyStore,

@@ -45,29 +45,27 @@ from gateway.errors import GatewayError  # noqa: E402
 from gateway.providers import load_prompt  # noqa: E402
 from gateway.providers import tuning as provider_tuning  # noqa: E402  (after the path set-up above)
 from gateway.providers.client import ProviderClient, litellm  # noqa: E402
-from gateway.rubrics import Axis, Label, RubricSet  # noqa: E402
+from gateway.rubrics import parse_rubric  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
 
 TICKET = "I was charged twice for my subscription this month. Please refund the duplicate charge."
-RUBRIC = RubricSet(
-    name="support",
-    axes={
-        "category": Axis(
-            labels=(
-                Label(name="billing", rubric="Is this about a charge, refund or invoice?"),
-                Label(name="technical", rubric="Is this about a bug or the product failing?"),
-                Label(name="account", rubric="Is this about logging in or account settings?"),
-                Label(name="general", rubric="Is this a general question or feedback?"),
-            )
-        ),
-        "priority": Axis(
-            labels=(
-                Label(name="high", rubric="Does this need an answer within the hour?"),
-                Label(name="normal", rubric="Can this be answered within a day?"),
-                Label(name="low", rubric="Can this wait a few days?"),
-            )
-        ),
-    },
+RUBRIC = parse_rubric(
+    """
+name: support
+axes:
+  category:
+    labels:
+      - {name: billing, rubric: "Is this about a charge, refund or invoice?"}
+      - {name: technical, rubric: "Is this about a bug or the product failing?"}
+      - {name: account, rubric: "Is this about logging in or account settings?"}
+      - {name: general, rubric: "Is this a general question or feedback?"}
+  priority:
+    labels:
+      - {name: high, rubric: "Does this need an answer within the hour?"}
+      - {name: normal, rubric: "Can this be answered within a day?"}
+      - {name: low, rubric: "Can this wait a few days?"}
+""",
+    "support.yaml",
 )
 # A model litellm has a price for, so cost accounting runs the way it does in production.
 MODEL = "openai/gpt-4o-mini"

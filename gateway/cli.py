@@ -227,5 +227,16 @@ def _register_area_commands() -> None:
 
 _register_area_commands()
 
+
+def main() -> None:
+    """The ``rubric`` command. A ``GatewayError`` from any command (invalid settings, an
+    unusable model file, a bad suite) is one line and exit status 2, not a traceback."""
+    try:
+        app()
+    except GatewayError as exc:
+        err.print(f"[red]error[/red] {exc.code}: {exc.message}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,18 @@ def test_classify_runs_the_start_up_check(
     assert "config_invalid" in output
     assert "returned no logprobs" in output
     assert len(wire.requests) == 1  # the probe only: the ticket was never sent
+
+
+def test_a_setup_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "GATEWAY_PORT": "not-a-port", "GATEWAY_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "config_invalid" in run.stderr and "GATEWAY_PORT" in run.stderr
+    assert "Traceback" not in run.stderr and "not-a-port" not in run.stderr

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.cache import CacheObserver, CachingScorer, NullStore, ResultStore, open_cache
-from gateway.cache.observer import CacheOp
+from gateway.cache import (
+    CacheObserver,
+    CachingScorer,
+    NullCacheObserver,
+    NullStore,
+    ResultStore,
+    open_cache,
+)
 from gateway.config import Settings
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
@@ -32,18 +38,8 @@ class GatewayObserver(PipelineObserver, CacheObserver, ProviderObserver, Protoco
     """Everything the pipeline reports, in one object (the server's ``Metrics``)."""
 
 
-class NullGatewayObserver(NullPipelineObserver, NullObserver):
-    def hit(self) -> None:
-        return None
-
-    def miss(self) -> None:
-        return None
-
-    def error(self, op: CacheOp) -> None:
-        return None
-
-    def joined(self) -> None:
-        return None
+class NullGatewayObserver(NullPipelineObserver, NullCacheObserver, NullObserver):
+    """Reports nothing (the CLI, evals and tests that do not look at metrics)."""
 
 
 def build_classifier(

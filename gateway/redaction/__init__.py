@@ -6,7 +6,7 @@
 spaCy or Presidio: they load with the first model.
 """
 
-from gateway.redaction.base import PassThroughRedactor, RedactedText, Redactor
+from gateway.redaction.base import BatchRedactor, PassThroughRedactor, RedactedText, Redactor
 from gateway.redaction.build import build_redactor
 from gateway.redaction.findings import Finding
 from gateway.redaction.memo import MemoizedRedactor
@@ -17,6 +17,7 @@ __all__ = [
     "ENTITY_TYPES",
     "SPACY_MODEL",
     "SPACY_MODEL_REQUIREMENT",
+    "BatchRedactor",
     "Finding",
     "MemoizedRedactor",
     "PassThroughRedactor",

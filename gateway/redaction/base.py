@@ -28,11 +28,21 @@ class Redactor(Protocol):
     ) -> list[RedactedText]: ...
 
 
-class PassThroughRedactor:
-    """Used only where the deployment allows unredacted text (``redact: false``)."""
+class BatchRedactor:
+    """Base of redactors that work in batches: ``redact`` is a batch of one."""
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        return RedactedText(text=text)
+        (result,) = self.redact_batch([text], overrides)
+        return result
+
+    def redact_batch(
+        self, texts: Sequence[str], overrides: RedactionOverrides | None = None
+    ) -> list[RedactedText]:
+        raise NotImplementedError
+
+
+class PassThroughRedactor(BatchRedactor):
+    """Used only where the deployment allows unredacted text (``redact: false``)."""
 
     def redact_batch(
         self, texts: Sequence[str], overrides: RedactionOverrides | None = None

@@ -8,11 +8,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from gateway.redaction.base import RedactedText, Redactor
+from gateway.redaction.base import BatchRedactor, RedactedText, Redactor
 from gateway.rubrics import RedactionOverrides
 
 
-class MemoizedRedactor:
+class MemoizedRedactor(BatchRedactor):
     """Remembers what it redacted, so a repeated ticket (a retry, a duplicate, a cache hit)
     skips Presidio.
 
@@ -35,10 +35,6 @@ class MemoizedRedactor:
     def _digests(self, texts: Sequence[str], overrides: RedactionOverrides | None) -> list[bytes]:
         scope = overrides.model_dump_json() if overrides is not None else ""
         return [hmac.digest(self._key, f"{scope}\0{text}".encode(), "sha256") for text in texts]
-
-    def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        (result,) = self.redact_batch([text], overrides)
-        return result
 
     def redact_batch(
         self, texts: Sequence[str], overrides: RedactionOverrides | None = None

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from gateway.errors import ConfigError
-from gateway.redaction.base import PassThroughRedactor, RedactedText, Redactor
+from gateway.redaction.base import RedactedText
 from gateway.redaction.findings import (
     HEURISTIC_TYPES,
     NOT_NAME_LABELS,
@@ -34,7 +34,6 @@ from gateway.redaction.findings import (
     merge_overlaps,
     protected_spans,
 )
-from gateway.redaction.memo import MemoizedRedactor
 from gateway.redaction.nlp import SpacyModel, load_spacy_model
 from gateway.redaction.presidio_env import prepare_presidio
 from gateway.redaction.recognizers import PHONE_REGIONS, build_analyzer
@@ -46,19 +45,6 @@ if TYPE_CHECKING:
     from presidio_anonymizer.entities import OperatorConfig
 
     from gateway.config import RedactionSettings
-
-# MemoizedRedactor, PassThroughRedactor, RedactedText and Redactor are transitional: callers
-# outside this area still import them from here, but they belong to ``gateway.redaction``
-# (DESIGN.md §2). Drop them once those imports have moved.
-__all__ = [
-    "ENTITY_TYPES",
-    "Finding",
-    "MemoizedRedactor",
-    "PassThroughRedactor",
-    "PresidioRedactor",
-    "RedactedText",
-    "Redactor",
-]
 
 #: Entity types redacted by default.
 ENTITY_TYPES: Final[tuple[str, ...]] = (

@@ -22,6 +22,7 @@ from gateway.scoring.base import (
     ScoreOutcome,
     Scorer,
     ScoreResult,
+    Wrapper,
 )
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,12 @@ def variant_of(scorer: Scorer, model: str | None, prompt: Prompt | None) -> Scor
     return scorer.variant(model=model, prompt=prompt)
 
 
-class LocalFallbackScorer:
-    """``primary`` (llm/logprob) with the local answer, marked ``local-fallback``, on outages."""
+class LocalFallbackScorer(Wrapper):
+    """``primary`` (llm/logprob) with the local answer, marked ``local-fallback``, on outages.
+
+    Answers as ``primary`` (name, model, prompt, fingerprint): local-fallback answers are marked
+    in ``ScoreResult.fallback``, not in the fingerprint, so the cache can refuse them.
+    """
 
     def __init__(
         self,
@@ -58,32 +63,11 @@ class LocalFallbackScorer:
         *,
         on_local_fallback: Callable[[int], None] | None = None,
     ) -> None:
+        super().__init__(primary)
         self.primary = primary
         self.local = local
         self.on_local_fallback = on_local_fallback
         self.local_fallbacks = 0
-
-    @property
-    def name(self) -> str:
-        return self.primary.name
-
-    @property
-    def model(self) -> str:
-        return self.primary.model
-
-    @property
-    def prompt(self) -> str | None:
-        return self.primary.prompt
-
-    @property
-    def fingerprint(self) -> str:
-        # local-fallback answers are marked in ScoreResult.fallback, not here: the cache must
-        # not keep them (see the module docstring)
-        return self.primary.fingerprint
-
-    @property
-    def batches(self) -> bool:
-        return self.primary.batches
 
     async def check(self) -> None:
         if isinstance(self.primary, Checkable):

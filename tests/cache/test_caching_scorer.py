@@ -7,19 +7,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from support.rubrics import rubric_of
 
 from gateway.cache import CachingScorer, NullStore, ResultCache
 from gateway.errors import GatewayError, ProviderError
-from gateway.rubrics import Axis, Label, RubricSet
+from gateway.rubrics import RubricSet
 from gateway.scoring import AxisScores, ScoreOutcome, ScoreResult
 
 
 def rubric() -> RubricSet:
-    labels = (Label(name="billing", rubric="Is it billing?"), Label(name="bug", rubric="A bug?"))
-    return RubricSet(
-        name="r",
-        axes={"category": Axis(labels=labels), "tone": Axis(labels=labels)},
-    )
+    labels = {"billing": "Is it billing?", "bug": "A bug?"}
+    return rubric_of({"category": labels, "tone": labels}, name="r")
 
 
 class Recording:
@@ -50,6 +48,17 @@ class Recording:
             )
             for text in texts
         ]
+
+
+async def leader_and_follower(
+    scorer: CachingScorer, texts: list[str], axes: tuple[str, ...] = ("tone",)
+) -> tuple[asyncio.Task[list[ScoreOutcome]], asyncio.Task[list[ScoreOutcome]]]:
+    """Two identical calls, the second started while the first is scoring."""
+    leader = asyncio.create_task(scorer.score_many(texts, rubric(), axes))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(scorer.score_many(texts, rubric(), axes))
+    await asyncio.sleep(0)
+    return leader, follower
 
 
 @pytest.fixture
@@ -99,10 +108,7 @@ async def test_followers_share_the_leaders_answer_or_its_failure() -> None:
     inner = Recording()
     inner.gate.clear()
     scorer = CachingScorer(inner, NullStore())
-    leader = asyncio.create_task(scorer.score_many(["t", "fail-1"], rubric(), ["category"]))
-    await asyncio.sleep(0)
-    follower = asyncio.create_task(scorer.score_many(["t", "fail-1"], rubric(), ["category"]))
-    await asyncio.sleep(0)
+    leader, follower = await leader_and_follower(scorer, ["t", "fail-1"])
     inner.gate.set()
     led, followed = await asyncio.gather(leader, follower)
     assert len(inner.calls) == 1
@@ -117,10 +123,7 @@ async def test_a_cancelled_leader_leaves_followers_to_score_and_cache_for_themse
     inner = Recording()
     inner.gate.clear()
     scorer = CachingScorer(inner, store)
-    leader = asyncio.create_task(scorer.score_many(["t"], rubric(), ["tone"]))
-    await asyncio.sleep(0)
-    follower = asyncio.create_task(scorer.score_many(["t"], rubric(), ["tone"]))
-    await asyncio.sleep(0)
+    leader, follower = await leader_and_follower(scorer, ["t"])
     leader.cancel()
     await asyncio.sleep(0)
     inner.gate.set()
@@ -139,10 +142,7 @@ async def test_a_follower_cancelled_itself_is_not_rescored(store: ResultCache) -
     inner = Recording()
     inner.gate.clear()
     scorer = CachingScorer(inner, store)
-    leader = asyncio.create_task(scorer.score_many(["t"], rubric(), ["tone"]))
-    await asyncio.sleep(0)
-    follower = asyncio.create_task(scorer.score_many(["t"], rubric(), ["tone"]))
-    await asyncio.sleep(0)
+    leader, follower = await leader_and_follower(scorer, ["t"])
     follower.cancel()
     inner.gate.set()
     await leader

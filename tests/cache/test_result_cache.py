@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from support.files import make_readonly
+from support.scorers import Counting
 from support.settings import make_settings
 
 from gateway.cache import CacheKey, CachingScorer, ResultCache
 from gateway.config import Settings
+from gateway.errors import ProviderUnavailableError
 from gateway.pipeline import Classifier, build_classifier
 from gateway.redaction import PassThroughRedactor
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyRequest
-from gateway.scoring import AxisScores, LocalScorer, ScoreResult
+from gateway.scoring import AxisScores, LocalScorer, ScoreOutcome, Scorer, ScoreResult
 from gateway.server import create_app
 
 TICKET = "I was charged twice this month. Order #12345."
@@ -38,31 +40,12 @@ def result(label: str = "billing") -> ScoreResult:
     )
 
 
-class CountingScorer:
+def counting(local: LocalScorer, delay_s: float = 0.3) -> Counting:
     """The real local scorer, slowed down and counted: lets concurrent requests overlap."""
-
-    def __init__(self, inner: LocalScorer, delay_s: float = 0.3) -> None:
-        self.inner = inner
-        self.delay_s = delay_s
-        self.calls = 0
-        self.texts = 0
-
-    name = property(lambda self: self.inner.name)
-    model = property(lambda self: self.inner.model)
-    prompt = property(lambda self: self.inner.prompt)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-    batches = property(lambda self: self.inner.batches)
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        self.calls += 1
-        self.texts += len(texts)
-        await asyncio.sleep(self.delay_s)
-        return await self.inner.score_many(texts, rubric, axes)
+    return Counting(local, delay_s)
 
 
-def make_classifier(settings: Settings, scorer: CountingScorer) -> Classifier:
+def make_classifier(settings: Settings, scorer: Scorer) -> Classifier:
     return build_classifier(settings, redactor=PassThroughRedactor(), scorer=scorer)
 
 
@@ -88,7 +71,7 @@ def test_cached_flag_over_http(client: TestClient) -> None:
 async def test_single_flight_identical_concurrent_requests(
     settings: Settings, local_scorer: LocalScorer
 ) -> None:
-    scorer = CountingScorer(local_scorer)
+    scorer = counting(local_scorer)
     classifier = make_classifier(settings, scorer)
     req = ClassifyRequest(text=TICKET, rubric="support")
     responses = await asyncio.gather(*(classifier.classify(req) for _ in range(8)))
@@ -105,7 +88,7 @@ async def test_single_flight_identical_concurrent_requests(
 async def test_single_flight_dedupes_within_a_batch(
     settings: Settings, local_scorer: LocalScorer
 ) -> None:
-    scorer = CountingScorer(local_scorer, delay_s=0)
+    scorer = counting(local_scorer, delay_s=0)
     classifier = make_classifier(settings, scorer)
     reqs = [ClassifyRequest(text=TICKET, rubric="support")] * 5
     out = await classifier.classify_many(reqs)
@@ -116,19 +99,17 @@ async def test_single_flight_dedupes_within_a_batch(
 async def test_single_flight_propagates_errors_and_recovers(
     settings: Settings, local_scorer: LocalScorer
 ) -> None:
-    class Failing(CountingScorer):
+    class Failing(Counting):
         async def score_many(
             self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-        ) -> list[ScoreResult]:
-            self.calls += 1
-            await asyncio.sleep(0.2)
-            if self.calls == 1:
-                from gateway.errors import ProviderUnavailableError
-
+        ) -> Sequence[ScoreOutcome]:
+            if not self.sizes:
+                self.sizes.append(len(texts))
+                await asyncio.sleep(0.2)
                 raise ProviderUnavailableError("provider down")
-            return await self.inner.score_many(texts, rubric, axes)
+            return await super().score_many(texts, rubric, axes)
 
-    scorer = Failing(local_scorer)
+    scorer = Failing(local_scorer, delay_s=0.2)
     classifier = make_classifier(settings, scorer)
     req = ClassifyRequest(text=TICKET, rubric="support")
     out = await asyncio.gather(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from support.scorers import Scripted
 from support.settings import make_settings
 
 from gateway.config import Floors
@@ -26,9 +27,9 @@ from gateway.pipeline import (
     save_calibration,
 )
 from gateway.redaction import PassThroughRedactor
-from gateway.rubrics import RubricSet, RubricStore, Thresholds
+from gateway.rubrics import RubricStore, Thresholds
 from gateway.schemas import ClassifyRequest, ClassifyResponse
-from gateway.scoring import AxisScores, ScoreResult
+from gateway.scoring import AxisScores
 
 RUBRIC = """\
 name: r
@@ -69,29 +70,6 @@ CASES: dict[str, tuple[AxisScores, bool]] = {
 }
 
 
-class _ScriptedScorer:
-    """Answers each text with its case's scores; ``fallback`` as the cascade marks an outage."""
-
-    name = "local"
-    model = "fake/scripted"
-    prompt = None
-    fingerprint = "scripted"
-    batches = False
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        return [
-            ScoreResult(
-                axes={axis: CASES[t][0] for axis in axes},
-                scorer=self.name,
-                model=self.model,
-                fallback=CASES[t][1],
-            )
-            for t in texts
-        ]
-
-
 def _server(tmp_path: Path) -> tuple[Classifier, Path, Floors]:
     rubric_path = tmp_path / "r.yaml"
     rubric_path.write_text(RUBRIC)
@@ -100,7 +78,7 @@ def _server(tmp_path: Path) -> tuple[Classifier, Path, Floors]:
         settings,
         rubrics=RubricStore(tmp_path),
         redactor=PassThroughRedactor(),
-        scorer=_ScriptedScorer(),
+        scorer=Scripted(CASES.__getitem__),
     )
     return classifier, rubric_path, settings.floors
 

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 import pytest
 from fastapi.testclient import TestClient
+from support.scorers import Counting
 
 from gateway.config import Settings
 from gateway.errors import TextEmptyError
 from gateway.pipeline.batching import MicroBatcher, Outcome
-from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef
-from gateway.scoring import LocalScorer, ScoreOutcome
+from gateway.scoring import LocalScorer
 from gateway.server import create_app
 
 
@@ -115,30 +115,10 @@ async def test_a_bug_in_a_batch_reaches_its_callers_and_the_next_batch_still_run
     assert (await batcher.submit(ClassifyRequest(text="y"))).top_label == "y"
 
 
-class CountingLocal:
-    """The real embedded scorer, recording the size of each call it gets."""
-
-    def __init__(self, inner: LocalScorer) -> None:
-        self.inner = inner
-        self.sizes: list[int] = []
-
-    name = property(lambda self: self.inner.name)
-    model = property(lambda self: self.inner.model)
-    prompt = property(lambda self: self.inner.prompt)
-    fingerprint = property(lambda self: self.inner.fingerprint)
-    batches = property(lambda self: self.inner.batches)
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> Sequence[ScoreOutcome]:
-        self.sizes.append(len(texts))
-        return await self.inner.score_many(texts, rubric, axes)
-
-
 def test_concurrent_http_requests_are_scored_in_batches(
     settings: Settings, local_scorer: LocalScorer
 ) -> None:
-    scorer = CountingLocal(local_scorer)
+    scorer = Counting(local_scorer)
     texts = [f"My card was charged twice, order {i}" for i in range(12)] + [" "]
 
     async def fire(app: object) -> list[int]:

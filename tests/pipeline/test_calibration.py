@@ -5,11 +5,11 @@ tests/evals/test_fitting.py)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.scorers import Scripted
 from support.settings import make_settings
 
 from gateway.pipeline.calibration import (
@@ -20,9 +20,9 @@ from gateway.pipeline.calibration import (
     load_calibration,
     save_calibration,
 )
-from gateway.rubrics import RubricSet, RubricStore
+from gateway.rubrics import RubricStore
 from gateway.schemas import ClassifyRequest
-from gateway.scoring import AxisScores, ScoreResult
+from gateway.scoring import AxisScores
 
 
 def _key(fingerprint: str = "f" * 64, model: str = "local/m") -> CalibrationKey:
@@ -97,27 +97,10 @@ def test_broken_file_means_uncalibrated(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- gateway wiring
 
 
-class _FixedScorer:
+def _fixed(text: str) -> tuple[AxisScores, bool]:
     """Always the same distribution: enough to see the calibration change it."""
-
-    name = "local"
-    model = "fake/fixed"
-    prompt = None
-    fingerprint = "fixed"
-    batches = False
-
-    async def score_many(
-        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> list[ScoreResult]:
-        scores = {"a": 0.9, "b": 0.1}
-        return [
-            ScoreResult(
-                axes={axis: AxisScores(raw=dict(scores), scores=dict(scores)) for axis in axes},
-                scorer=self.name,
-                model=self.model,
-            )
-            for _ in texts
-        ]
+    scores = {"a": 0.9, "b": 0.1}
+    return AxisScores(raw=dict(scores), scores=dict(scores)), False
 
 
 async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None:
@@ -134,7 +117,7 @@ async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None
         make_settings(rubrics={"dir": tmp_path}, cache={"enabled": False}),
         rubrics=store,
         redactor=PassThroughRedactor(),
-        scorer=_FixedScorer(),
+        scorer=Scripted(_fixed, model="fake/fixed"),
     )
     req = ClassifyRequest(text="hello", rubric="r")
     before = await classifier.classify(req)

@@ -25,12 +25,12 @@ from instructor.v2.core.providers import Provider
 from instructor.v2.providers.openai.handlers import OpenAIJSONHandler
 from litellm._internal_context import is_internal_call
 from pydantic import BaseModel
+from support.rubrics import rubric_of
 from support.wire_server import WireServer, json_reply, wire_client
 
 from gateway.config import PROJECT_ROOT
 from gateway.providers import ChatMessage, RubricView, configure_libraries, load_prompt
 from gateway.providers import tuning as provider_tuning
-from gateway.rubrics import Axis, Label, RubricSet
 
 
 @pytest.fixture(autouse=True)
@@ -167,17 +167,7 @@ async def test_cost_is_still_reported_without_litellm_logging(wire: WireServer) 
     assert result.usage.cost_usd > 0
 
 
-RUBRIC = RubricSet(
-    name="support",
-    axes={
-        "category": Axis(
-            labels=(
-                Label(name="billing", rubric="About a charge?"),
-                Label(name="other", rubric="About anything else?"),
-            )
-        )
-    },
-)
+RUBRIC = rubric_of({"category": {"billing": "About a charge?", "other": "About anything else?"}})
 
 
 @pytest.mark.parametrize("ref", ["classify.v1", "classify.v2"])

@@ -6,19 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from gateway.redaction import MemoizedRedactor, RedactedText
+from gateway.redaction import BatchRedactor, MemoizedRedactor, RedactedText
 from gateway.rubrics import RedactionOverrides
 
 
-class _CountingRedactor:
+class _CountingRedactor(BatchRedactor):
     """A Redactor that masks digits and records every text it was asked to redact."""
 
     def __init__(self) -> None:
         self.seen: list[str] = []
-
-    def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        (result,) = self.redact_batch([text], overrides)
-        return result
 
     def redact_batch(
         self, texts: Sequence[str], overrides: RedactionOverrides | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from support.rubrics import rubric_of
 from support.settings import make_settings
 from support.wire_server import WireServer, schema_filler
 
@@ -19,7 +20,7 @@ from gateway.errors import (
     ProviderUnavailableError,
 )
 from gateway.providers import ProviderClient, load_prompt
-from gateway.rubrics import Axis, Label, RubricSet, Thresholds
+from gateway.rubrics import RubricSet, Thresholds
 from gateway.scoring import (
     LOCAL_FALLBACK,
     AxisScores,
@@ -40,23 +41,12 @@ UNSURE = "something odd happened"  # ... and not about this one
 
 
 def rubric(review: float = 0.6) -> RubricSet:
-    return RubricSet(
-        name="support",
-        thresholds=Thresholds(auto_route=max(0.85, review), review=review),
-        axes={
-            "category": Axis(
-                labels=(
-                    Label(name="billing", rubric="Is this about a charge or invoice?"),
-                    Label(name="technical", rubric="Is this about a bug?"),
-                )
-            ),
-            "priority": Axis(
-                labels=(
-                    Label(name="high", rubric="Is it urgent?"),
-                    Label(name="low", rubric="Can it wait?"),
-                )
-            ),
+    return rubric_of(
+        {
+            "category": {"billing": "Is this about a charge or invoice?", "technical": "A bug?"},
+            "priority": {"high": "Is it urgent?", "low": "Can it wait?"},
         },
+        thresholds=Thresholds(auto_route=max(0.85, review), review=review),
     )
 
 

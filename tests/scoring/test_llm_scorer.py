@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 from pydantic import BaseModel
+from support.rubrics import rubric_of
 from support.wire_server import (
     Reply,
     WireServer,
@@ -25,7 +26,7 @@ from support.wire_server import (
 from gateway.config import ProviderSettings, RetryPolicy
 from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
 from gateway.providers import ChatMessage, ProviderClient, Structured, TokenLogprob, load_prompt
-from gateway.rubrics import Axis, Label, RubricSet
+from gateway.rubrics import RubricSet
 from gateway.scoring import Scorer, ScoreResult
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import MIN_PROBABILITY, LogprobScorer, code_distribution
@@ -37,23 +38,18 @@ TICKET = "I was charged twice for order 12345, please refund"
 
 
 def rubric() -> RubricSet:
-    return RubricSet(
-        name="support",
-        axes={
-            "category": Axis(
-                labels=(
-                    Label(name="billing", rubric="Is this about a charge, refund or invoice?"),
-                    Label(name="technical", rubric="Is this about a bug or an outage?"),
-                    Label(name="Account Access", rubric="Is this about logging in?"),
-                )
-            ),
-            "priority": Axis(
-                labels=(
-                    Label(name="high", rubric="Does this need an answer within the hour?"),
-                    Label(name="low", rubric="Can this wait a few days?"),
-                )
-            ),
-        },
+    return rubric_of(
+        {
+            "category": {
+                "billing": "Is this about a charge, refund or invoice?",
+                "technical": "Is this about a bug or an outage?",
+                "Account Access": "Is this about logging in?",
+            },
+            "priority": {
+                "high": "Does this need an answer within the hour?",
+                "low": "Can this wait a few days?",
+            },
+        }
     )
 
 
@@ -244,21 +240,14 @@ class BuggyClient(ProviderClient):
         super().__init__(config)
         self._other_sent = other_sent
 
-    async def structured(
-        self,
-        messages: Sequence[ChatMessage],
-        response_model: type[M],
-        *,
-        max_reasks: int,
-        model: str | None = None,
+    async def structured(  # type: ignore[override]
+        self, messages: Sequence[ChatMessage], response_model: type[M], **options: Any
     ) -> Structured[M]:
         if "trips a bug" in messages[-1].content:
             async with asyncio.timeout(5):
                 await self._other_sent.wait()
             raise RuntimeError("bug in the client")
-        return await super().structured(
-            messages, response_model, max_reasks=max_reasks, model=model
-        )
+        return await super().structured(messages, response_model, **options)
 
 
 async def test_a_bug_still_cancels_the_batch(wire: WireServer) -> None:

@@ -58,15 +58,10 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--batches", type=int, default=8)
-    args = parser.parse_args()
-
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    """``rubric serve`` on a free port, result cache off; returns once /healthz says ready."""
     port = free_port()
     env = {**os.environ, "GATEWAY_CACHE_ENABLED": "false", "GATEWAY_PORT": str(port)}
-    started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "serve"],
         env=env,
@@ -74,18 +69,28 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=5).json().get("status") == "ready":
+                return server, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    server.terminate()
+    raise SystemExit("server did not become ready in 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--batches", type=int, default=8)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    server, base = start_server()
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/healthz").json().get("status") == "ready":
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.02)
-            else:
-                raise SystemExit("server did not become ready in 60 s")
             ready_s = time.perf_counter() - started
 
             texts = tickets()

@@ -1,4 +1,6 @@
-"""ASGI entry point for process managers (``uvicorn gateway.asgi:app --workers N``).
+"""ASGI entry point for process managers
+(``uvicorn gateway.asgi:app --workers N --no-proxy-headers``: the app itself decides whose
+``X-Forwarded-For`` to believe, ``GATEWAY_TRUSTED_PROXIES``).
 
 The model loads before the worker accepts connections (``wait=True``). Under ``--workers N``
 every worker accepts from one shared listening socket, so a worker that listened while loading

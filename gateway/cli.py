@@ -66,6 +66,7 @@ def serve(
                 port=settings.server.port,
                 workers=workers,
                 log_level="info",
+                proxy_headers=False,  # the app decides whose X-Forwarded-For to believe
                 # A worker loads the models before it is ready (gateway/asgi.py): 3-4 s idle,
                 # more under load. A SIGHUP rolling restart gives a new worker this long to get
                 # ready (uvicorn's default, 5 s, would abandon it); the same bound applies to a
@@ -80,6 +81,10 @@ def serve(
             host=settings.server.host,
             port=settings.server.port,
             log_level="info",
+            # uvicorn would take X-Forwarded-For from any loopback peer and replace the peer's
+            # address with it; the app believes it only from GATEWAY_TRUSTED_PROXIES
+            # (gateway.server.security.clients), so the server must pass the real peer on.
+            proxy_headers=False,
         )
 
 

@@ -9,13 +9,23 @@ rules that span sections are ``Settings``' validators. Tests build their own:
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.errors import ConfigError
 
@@ -48,7 +58,10 @@ class LimitSettings(BaseSettings):
     max_text_chars: int = Field(20_000, ge=1)
     max_batch: int = Field(256, ge=1)
     max_inline_labels: int = Field(64, ge=1)
-    max_label_chars: int = Field(1_000, ge=1)
+    max_label_chars: int = Field(1_000, ge=1, description="an inline rubric or example")
+    max_label_examples: int = Field(8, ge=0, description="examples per inline label")
+    max_metadata_keys: int = Field(32, ge=0)
+    max_metadata_chars: int = Field(1_000, ge=1, description="a metadata key or value")
 
 
 class RubricSettings(BaseSettings):
@@ -75,14 +88,21 @@ class LocalSettings(BaseSettings):
     # concurrent /classify requests on a batching scorer are scored together, up to this many
     # (pipeline/batching.py); 1 turns it off
     micro_batch: int = Field(64, ge=1, validation_alias="GATEWAY_MICRO_BATCH")
+    # ... and up to this many characters a batch, so that one batch stays short
+    micro_batch_chars: int = Field(32_000, ge=1, validation_alias="GATEWAY_MICRO_BATCH_CHARS")
+    # longer tickets are classified one at a time in a lane of their own, never in a batch
+    # with short ones: a long ticket waits behind long tickets only
+    heavy_ticket_chars: int = Field(4_000, ge=1, validation_alias="GATEWAY_HEAVY_TICKET_CHARS")
 
-    def fingerprint_fields(self) -> dict[str, float]:
-        """What changes a score (threads, spinning and batching do not)."""
-        return {
-            "temperature": self.temperature,
-            "raw_center": self.raw_center,
-            "raw_scale": self.raw_scale,
-        }
+    # How the work is scheduled, not what it computes: the only fields left out of the
+    # fingerprint (the result-cache key). A new field is part of it unless listed here.
+    NOT_ANSWER_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"threads", "spin", "micro_batch", "micro_batch_chars", "heavy_ticket_chars"}
+    )
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        """Every field that can change a score."""
+        return self.model_dump(mode="json", exclude=set(self.NOT_ANSWER_FIELDS))
 
 
 class Floors(BaseSettings):
@@ -148,6 +168,18 @@ class ProviderSettings(BaseSettings):
     # 1.106 imports its MCP gateway (and the optional `mcp` package) whenever `tools` is sent.
     structured_mode: Literal["json", "json_schema"] = "json"
 
+    # Where and how patiently a call is made, not what it answers: left out of the scorers'
+    # fingerprints (the result-cache key); the model chain goes in by itself. A new field is
+    # part of the key unless listed here.
+    NOT_ANSWER_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"model", "fallback_models", "api_key", "timeout_s", "deadline_s", "retry"}
+    )
+
+    def answer_fields(self) -> dict[str, Any]:
+        """Every field besides the model chain that can change an answer (the API base: two
+        servers may serve different models under one name)."""
+        return self.model_dump(mode="json", exclude=set(self.NOT_ANSWER_FIELDS))
+
     @property
     def primary(self) -> str:
         if self.model is None:
@@ -162,7 +194,7 @@ class ScoringSettings(BaseSettings):
 
     # None: cascade when a model is set, else local (Settings.scorer_kind)
     scorer: ScorerKind | None = None
-    prompt: str = "classify.v2"
+    prompt: str = "classify.v3"
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     max_reasks: int = Field(2, ge=0, description="re-asks on invalid structured output")
     concurrency: int = Field(32, ge=1, validation_alias="GATEWAY_LLM_CONCURRENCY")
@@ -206,6 +238,37 @@ class AccessSettings(BaseSettings):
     api_keys: tuple[str, ...] = Field((), description="sha256 hex digests of API keys")
     api_keys_file: Path | None = None
     rate_limit_per_minute: int = Field(0, ge=0, description="per key; 0 = unlimited")
+    metrics_keys: tuple[str, ...] = Field(
+        (), description="sha256 hex digests of scrape keys: they open GET /metrics, nothing else"
+    )
+    # Peers whose X-Forwarded-For names the client; none: the connecting peer is the client.
+    # A JSON list or comma-separated: GATEWAY_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="IP addresses or CIDR networks of reverse proxies"
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _listed(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("not a JSON list; or give comma-separated entries") from None
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for index, entry in enumerate(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"entry {index} is not an IP address or CIDR network") from None
+        return value
 
 
 class Settings(BaseModel):

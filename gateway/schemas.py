@@ -5,13 +5,39 @@ The response is a superset of ScaleDown's ``{top_label, scores}`` so their clien
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.rubrics import Label
 
 Decision = Literal["auto_route", "review", "manual", "escalate"]
+# names of things the server has (rubric sets, axes, prompts, models): short by nature
+Ref = Annotated[str, StringConstraints(max_length=200)]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: object, path: str) -> str | None:
+    """Where a JSON string holds a lone surrogate (``"\\ud800"``: valid JSON, not valid
+    Unicode; nothing downstream can encode it), or None."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return f"{path}.<key>"
+            found = _lone_surrogate(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 class ClassifyRequest(BaseModel):
@@ -20,15 +46,29 @@ class ClassifyRequest(BaseModel):
     # Length limits are checked by the classifier, not here, so that the error names the limit
     # and the batch endpoint can report them per ticket.
     text: str
-    rubric: str | None = Field(None, description="a rubric set by name (default: the server's)")
+    rubric: Ref | None = Field(None, description="a rubric set by name (default: the server's)")
     labels: list[Label] | None = Field(None, description="inline labels (ScaleDown form)")
-    axes: list[str] | None = Field(None, description="which axes of the set to answer; default all")
-    prompt: str | None = Field(None, description="prompt override, e.g. classify.v2")
-    model: str | None = Field(None, description="model override, e.g. openai/gpt-4o-mini")
+    axes: list[Ref] | None = Field(
+        None, max_length=64, description="which axes of the set to answer; default all"
+    )
+    prompt: Ref | None = Field(None, description="prompt override, e.g. classify.v2")
+    model: Ref | None = Field(None, description="model override, e.g. openai/gpt-4o-mini")
     redact: bool | None = Field(
         None, description="false skips redaction where the deployment allows"
     )
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        where = _lone_surrogate(data, "body")
+        if where is not None:
+            raise PydanticCustomError(
+                "invalid_unicode",
+                "{where}: holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text",
+                {"where": where.removeprefix("body.")},
+            )
+        return data
 
 
 class Flag(BaseModel):

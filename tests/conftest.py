@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from support.files import make_writable
 from support.settings import make_settings
-from support.wire_server import WireServer, guard_network
+from support.wire_server import WireServer, guard_network, schema_filler
 
-from gateway.config import PROJECT_ROOT, Settings
+from gateway.config import PROJECT_ROOT, RetryPolicy, Settings
 from gateway.redaction import SpacyModel, load_spacy_model
 from gateway.scoring import LocalScorer, build_local_scorer
 from gateway.server import create_app
@@ -64,3 +64,30 @@ def readonly_guard(tmp_path: Path) -> Iterator[list[Path]]:
     yield dirs
     for d in dirs:
         make_writable(d)
+
+
+@pytest.fixture
+def llm_client(
+    wire: WireServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    local_scorer: LocalScorer,
+    spacy_model: SpacyModel,
+) -> Iterator[TestClient]:
+    """The gateway on the LLM scorer, its provider the recording wire server (schema-filling
+    answers, no retries), real Presidio, the result cache under ``tmp_path / "cache"``."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    wire.responder = schema_filler
+    settings = make_settings(
+        cache={"dir": tmp_path / "cache"},
+        rubrics={"dir": RUBRICS},
+        scoring={"scorer": "llm"},
+        provider={
+            "model": "openai/test-model",
+            "api_base": wire.url,
+            "retry": RetryPolicy(max_retries=0),
+        },
+    )
+    app = create_app(settings, wait=True, local=local_scorer, nlp=spacy_model)
+    with TestClient(app) as client:
+        yield client

@@ -6,42 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support.settings import make_settings
-from support.wire_server import WireServer, schema_filler
+from support.wire_server import WireServer
 
-from gateway.config import PROJECT_ROOT, RetryPolicy
-from gateway.server import create_app
+from gateway.config import PROJECT_ROOT
 
 TICKETS = [
     json.loads(line)
     for line in (PROJECT_ROOT / "evals" / "pii" / "heldout.jsonl").read_text().splitlines()
 ]
 VALUES = sorted({pii["value"] for t in TICKETS for pii in t["pii"]})
-
-
-@pytest.fixture
-def llm_client(
-    wire: WireServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    wire.responder = schema_filler
-    settings = make_settings(
-        cache={"dir": tmp_path / "cache"},
-        rubrics={"dir": PROJECT_ROOT / "rubrics"},
-        scoring={"scorer": "llm"},
-        provider={
-            "model": "openai/test-model",
-            "api_base": wire.url,
-            "retry": RetryPolicy(max_retries=0),
-        },
-    )
-    with TestClient(create_app(settings, wait=True)) as client:
-        yield client
 
 
 def _leaks(haystack: str) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.errors import GatewayError
@@ -24,15 +25,19 @@ RunBatch = Callable[[Sequence[ClassifyRequest]], Awaitable[list[Outcome]]]
 
 
 class MicroBatcher:
-    """Coalesces concurrent ``submit`` calls into ``run`` calls of at most ``max_batch``.
+    """Coalesces concurrent ``submit`` calls into ``run`` calls of at most ``max_batch``
+    tickets and ``max_chars`` characters (at least one ticket: a long one runs alone).
 
+    A caller that went away (its request timed out, the client left) before its batch
+    started is skipped: its work is abandoned, not done for nobody.
     Bound to the event loop it is first used on (its futures belong to that loop).
     """
 
-    def __init__(self, run: RunBatch, max_batch: int) -> None:
+    def __init__(self, run: RunBatch, max_batch: int, max_chars: int | None = None) -> None:
         self._run = run
         self._max_batch = max_batch
-        self._queue: list[tuple[ClassifyRequest, float, asyncio.Future[Outcome]]] = []
+        self._max_chars = max_chars
+        self._queue: deque[tuple[ClassifyRequest, float, asyncio.Future[Outcome]]] = deque()
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, req: ClassifyRequest) -> ClassifyResponse:
@@ -47,14 +52,24 @@ class MicroBatcher:
             raise outcome
         return outcome
 
+    def _next_batch(self) -> list[tuple[ClassifyRequest, float, asyncio.Future[Outcome]]]:
+        batch: list[tuple[ClassifyRequest, float, asyncio.Future[Outcome]]] = []
+        chars = 0
+        while self._queue and len(batch) < self._max_batch:
+            item = self._queue[0]
+            if item[2].done():  # the caller is gone: abandon its ticket
+                self._queue.popleft()
+                continue
+            size = len(item[0].text)
+            if batch and self._max_chars is not None and chars + size > self._max_chars:
+                break
+            batch.append(self._queue.popleft())
+            chars += size
+        return batch
+
     async def _drain(self) -> None:
         try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                live = [item for item in batch if not item[2].done()]  # callers gone: skip
-                if not live:
-                    continue
+            while live := self._next_batch():
                 try:
                     outcomes = await self._run([req for req, _, _ in live])
                 except Exception as exc:  # a bug: every caller in the batch hears of it
@@ -76,3 +91,18 @@ class MicroBatcher:
     @property
     def waiting(self) -> int:
         return len(self._queue)
+
+
+class Lanes:
+    """Two micro-batchers: one for tickets up to ``heavy_chars`` characters, and a lane of
+    one ticket at a time for longer ones. A long ticket then waits behind long tickets only,
+    never in front of (or inside the batch of) the short ones that make up most traffic."""
+
+    def __init__(self, run: RunBatch, max_batch: int, max_chars: int, heavy_chars: int) -> None:
+        self.heavy_chars = heavy_chars
+        self.normal = MicroBatcher(run, max_batch, max_chars)
+        self.heavy = MicroBatcher(run, 1)
+
+    async def submit(self, req: ClassifyRequest) -> ClassifyResponse:
+        lane = self.heavy if len(req.text) > self.heavy_chars else self.normal
+        return await lane.submit(req)

@@ -10,20 +10,14 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from gateway.config import Settings
-from gateway.errors import (
-    ForbiddenError,
-    GatewayError,
-    InvalidRequestError,
-    LabelsInvalidError,
-    TextEmptyError,
-    TextTooLongError,
-)
-from gateway.pipeline.batching import MicroBatcher
+from gateway.errors import GatewayError
+from gateway.pipeline.batching import Lanes
 from gateway.pipeline.calibration import CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.intake import Intake, Validated
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
 from gateway.pipeline.rules import apply_rules
-from gateway.redaction import PassThroughRedactor, RedactedText, Redactor
+from gateway.redaction import RedactedText, Redactor
 from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
 from gateway.scoring import AxisScores, ScoreOutcome, Scorer, ScoreResult, ScorerVariants
@@ -62,16 +56,21 @@ class Classifier:
         self.settings = settings
         self.rubrics = rubrics
         self.redactor = redactor
+        self.intake = Intake(settings, rubrics, redactor, variants)
         self.variants = variants
         self.observer = observer or NullPipelineObserver()
         self.floors = settings.floors
         self.calibrations = CalibrationStore()
-        self._passthrough = PassThroughRedactor()
         self._on_close = tuple(on_close)
         # Concurrent requests share a batch on a batch-native scorer (the embedded model); a
         # scorer that waits on the network would queue tickets behind a batch's slowest answer.
         self._batcher = (
-            MicroBatcher(self.classify_many, settings.local.micro_batch)
+            Lanes(
+                self.classify_many,
+                settings.local.micro_batch,
+                settings.local.micro_batch_chars,
+                settings.local.heavy_ticket_chars,
+            )
             if variants.base.batches and settings.local.micro_batch > 1
             else None
         )
@@ -88,102 +87,43 @@ class Classifier:
     # ------------------------------------------------------------------ stages
 
     def rubric_name(self, req: ClassifyRequest) -> str:
-        """The rubric set a request is classified against: its own, the default, or
-        ``inline`` for inline labels (what a key restricted to some sets is checked against)."""
-        if req.labels is not None:
-            return RubricSet.INLINE
-        return req.rubric or self.settings.rubrics.default
-
-    def _rubric_for(self, req: ClassifyRequest) -> RubricSet:
-        limits = self.settings.limits
-        if req.labels is not None:
-            if req.rubric is not None:
-                raise InvalidRequestError("give either 'rubric' or inline 'labels', not both")
-            if len(req.labels) > limits.max_inline_labels:
-                raise LabelsInvalidError(
-                    f"{len(req.labels)} inline labels; at most {limits.max_inline_labels}"
-                )
-            for i, label in enumerate(req.labels):
-                if len(label.rubric) > limits.max_label_chars:
-                    raise LabelsInvalidError(
-                        f"labels[{i}].rubric is longer than {limits.max_label_chars} chars"
-                    )
-            return RubricSet.inline(req.labels)
-        return self.rubrics.get(self.rubric_name(req))
-
-    def _check_text(self, text: str) -> None:
-        if not text.strip():
-            raise TextEmptyError("text is empty")
-        limit = self.settings.limits.max_text_chars
-        if len(text) > limit:
-            raise TextTooLongError(f"text has {len(text)} characters; the limit is {limit}")
-
-    def _redactor_for(self, req: ClassifyRequest) -> Redactor:
-        if req.redact is False:
-            if not self.settings.redaction.allow_unredacted:
-                raise ForbiddenError("this deployment does not allow redact=false")
-            return self._passthrough
-        return self.redactor if self.settings.redaction.enabled else self._passthrough
-
-    def _validate(
-        self, req: ClassifyRequest
-    ) -> tuple[RubricSet, tuple[str, ...], Redactor, Scorer]:
-        self._check_text(req.text)
-        scorer = self.variants.for_request(req.model, req.prompt)
-        rubric = self._rubric_for(req)
-        axes = tuple(rubric.select_axes(req.axes))
-        return rubric, axes, self._redactor_for(req), scorer
-
-    def _finish(
-        self,
-        req: ClassifyRequest,
-        rubric: RubricSet,
-        axes: tuple[str, ...],
-        redactor: Redactor,
-        scorer: Scorer,
-        redacted: RedactedText,
-    ) -> _Prepared:
-        """Rules, on redacted text only."""
-        flags = apply_rules(rubric, redacted.text, list(axes))
-        return _Prepared(
-            rubric=rubric,
-            axes=axes,
-            scorer=scorer,
-            redacted=redacted,
-            was_redacted=redactor is not self._passthrough,
-            flags=flags,
-            metadata=req.metadata,
-        )
+        """The rubric set a request is classified against (``Intake.rubric_name``)."""
+        return self.intake.rubric_name(req)
 
     def _prepare_all(self, reqs: Sequence[ClassifyRequest]) -> list[_Prepared | GatewayError]:
-        """Validate, redact and apply rules. Runs in a worker thread (Presidio is CPU-bound);
+        """Intake, redaction and rules. Runs in a worker thread (Presidio is CPU-bound);
         tickets sharing a redactor and rubric overrides are redacted as one batch."""
         out: Slots[_Prepared | GatewayError] = Slots(len(reqs))
-        valid: dict[int, tuple[RubricSet, tuple[str, ...], Redactor, Scorer]] = {}
+        valid: dict[int, Validated] = {}
         for i, req in enumerate(reqs):
             try:
-                valid[i] = self._validate(req)
+                valid[i] = self.intake.validate(req)
             except GatewayError as exc:
                 out[i] = exc
         groups: dict[tuple[int, RedactionOverrides], list[int]] = {}
-        for i, (rubric, _, redactor, _) in valid.items():
-            key = (id(redactor), rubric.redaction)  # frozen, so hashable
-            groups.setdefault(key, []).append(i)
+        for i, v in valid.items():
+            groups.setdefault((id(v.redactor), v.rubric.redaction), []).append(i)  # hashable
         for indices in groups.values():
-            rubric, _, redactor, _ = valid[indices[0]]
+            first = valid[indices[0]]
             try:
                 with self.observer.stage("redact"):
-                    redacted = redactor.redact_batch(
-                        [reqs[i].text for i in indices], rubric.redaction
+                    redacted = first.redactor.redact_batch(
+                        [reqs[i].text for i in indices], first.rubric.redaction
                     )
             except GatewayError as exc:
                 out.fill(indices, exc)
                 continue
             for i, text in zip(indices, redacted, strict=True):
-                try:
-                    out[i] = self._finish(reqs[i], *valid[i], text)
-                except GatewayError as exc:
-                    out[i] = exc
+                v = valid[i]
+                out[i] = _Prepared(
+                    rubric=v.rubric,
+                    axes=v.axes,
+                    scorer=v.scorer,
+                    redacted=text,
+                    was_redacted=v.redacted,
+                    flags=apply_rules(v.rubric, text.text, list(v.axes)),  # redacted text only
+                    metadata=reqs[i].metadata,
+                )
         return out.filled()
 
     async def _score_group(self, items: list[_Prepared]) -> list[ScoreOutcome]:

@@ -7,6 +7,13 @@ may edit; the sandbox keeps it from reaching Python internals) and the ticket is
 never template source. A released version is never edited: its sha256 is pinned by a test and
 goes into cache keys, so a change is a new version.
 
+How the ticket is fenced off from the instructions is the template's choice, so that a version
+always renders the same messages: ``{{ text | json_string }}`` (classify.v3, label_code.v2 on) makes
+the ticket a JSON string literal, which ends at the first unescaped quote and so cannot be ended
+by the ticket, whatever lookalike tags, entities or invisible characters it holds. The released
+``<ticket>`` fence (``no_close_tag``) only defuses a literal ``</ticket>``; it is kept unchanged for
+the old versions so that their hash still names what they send.
+
 Compiling a rubric set + axes gives the chat messages and the response model for them
 (``response_spec``); templates see the rubric through ``views``.
 """
@@ -14,6 +21,7 @@ Compiling a rubric set + axes gives the chat messages and the response model for
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from functools import lru_cache
@@ -87,8 +95,16 @@ class CompiledPrompt(BaseModel):
 
 
 def _no_close_tag(text: str, tag: str) -> str:
-    # A ticket must not be able to close the <ticket> fence and speak as the prompt.
+    # The <ticket> fence of classify.v1/v2 and label_code.v1, kept byte-for-byte for them. It
+    # misses "< /ticket>", fullwidth brackets, zero-width splits, entities, nested tags: new
+    # versions use json_string.
     return re.sub(rf"</\s*{re.escape(tag)}", f"</ {tag}", str(text), flags=re.IGNORECASE)
+
+
+def _json_string(text: str) -> str:
+    """The ticket as one JSON string literal: quotes, backslashes and control characters escaped,
+    everything else as written (``ensure_ascii=False``: no token cost for non-ASCII text)."""
+    return json.dumps(str(text), ensure_ascii=False)
 
 
 def _environment() -> SandboxedEnvironment:
@@ -99,6 +115,7 @@ def _environment() -> SandboxedEnvironment:
         autoescape=False,  # chat text, not HTML
     )
     env.filters["no_close_tag"] = _no_close_tag
+    env.filters["json_string"] = _json_string
     return env
 
 

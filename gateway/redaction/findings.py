@@ -2,13 +2,15 @@
 
 - ``clean_result`` turns one Presidio result into a ``Finding`` (whole words, a name on one
   line, no greeting) or drops it (acronyms, organisations, NER's guesses after "my");
-- ``protected_spans`` finds keep-spans (what routing needs) and allow-spans (allow lists);
+- ``protected_spans`` finds keep-spans (what routing needs) and allow-spans (allow lists), as
+  ``SpanIndex`` es that ``inside_any`` asks in O(log n) (a long ticket has hundreds of each);
 - ``merge_overlaps`` merges overlapping findings so placeholders never nest.
 """
 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -83,6 +85,14 @@ _DETERMINER = r"(?i:my|your|our|their|his|her|its|the|a|an|this|that|these|those
 _DETERMINER_BEFORE: Final = regex.compile(rf"\b{_DETERMINER}[ \t]+$")
 _DETERMINER_INSIDE: Final = regex.compile(rf"{_DETERMINER}\b")
 _SENTENCE_START_AFTER: Final = frozenset(".!?:;\n\"'(")
+# Scripts written without spaces: a letter of theirs does not make a finding's word longer
+# ("我叫王伟想问一下" is a sentence, not a word around "王伟").
+_NO_SPACE_SCRIPT: Final = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
+)
+# How far a finding grows to the edges of its word: further is not one word's fragment, and
+# unbounded it makes a run of findings inside one 20,000-character "word" quadratic.
+_MAX_WORD_GROWTH: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +133,23 @@ def compile_allow(terms: Iterable[str], patterns: Iterable[str], where: str) -> 
     return AllowList(tuple(compiled))
 
 
-def protected_spans(
-    text: str, *allow_lists: AllowList | None
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+class SpanIndex:
+    """Spans, indexed for "does one of them contain this finding?"."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [a for a, _ in ordered]
+        # the furthest end among the spans that start at or before each one
+        self._reach: list[int] = []
+        for _, b in ordered:
+            self._reach.append(max(b, self._reach[-1]) if self._reach else b)
+
+    def covers(self, start: int, end: int) -> bool:
+        i = bisect_right(self._starts, start) - 1
+        return i >= 0 and self._reach[i] >= end
+
+
+def protected_spans(text: str, *allow_lists: AllowList | None) -> tuple[SpanIndex, SpanIndex]:
     """Keep-spans (shield heuristic types) and allow-spans (shield every type)."""
     keep = [m.span() for pattern in KEEP_PATTERNS for m in pattern.finditer(text)]
     allowed: list[tuple[int, int]] = []
@@ -140,11 +164,11 @@ def protected_spans(
             except TimeoutError:
                 # fail closed: without the allow-span the finding stays redacted
                 log.warning("an allow pattern timed out and was skipped for one text")
-    return keep, allowed
+    return SpanIndex(keep), SpanIndex(allowed)
 
 
-def inside_any(finding: Finding, spans: list[tuple[int, int]]) -> bool:
-    return any(a <= finding.start and finding.end <= b for a, b in spans)
+def inside_any(finding: Finding, spans: SpanIndex) -> bool:
+    return spans.covers(finding.start, finding.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +182,15 @@ def clean_result(text: str, result: RecognizerResult, context: NameContext) -> F
     start, end, kind = result.start, result.end, result.entity_type
     # A span never ends inside a word: a placeholder glued to half a token garbles the text
     # and can leave part of the value behind.
-    while start > 0 and text[start - 1].isalnum():
+    floor, ceiling = max(0, start - _MAX_WORD_GROWTH), min(len(text), end + _MAX_WORD_GROWTH)
+    while start > floor and _in_word(text[start - 1]):
         start -= 1
-    while end < len(text) and text[end].isalnum():
+    while end < ceiling and _in_word(text[end]):
         end += 1
+    if kind == "EMAIL_ADDRESS":
+        # Presidio's pattern takes Chinese characters for part of the name: "邮箱是li@163.com"
+        while start < end and _NO_SPACE_SCRIPT.match(text[start]):
+            start += 1
     if kind in ("PERSON", "LOCATION"):
         from_ner = (result.recognition_metadata or {}).get("recognizer_name") == _NER_RECOGNIZER
         bounds = _clean_name(text, start, end, kind, from_ner, context)
@@ -169,6 +198,10 @@ def clean_result(text: str, result: RecognizerResult, context: NameContext) -> F
             return None
         start, end = bounds
     return Finding(start, end, kind, float(result.score))
+
+
+def _in_word(c: str) -> bool:
+    return c.isalnum() and not _NO_SPACE_SCRIPT.match(c)
 
 
 def _clean_name(
@@ -198,6 +231,8 @@ def _clean_name(
         )
         return None if vetoed else (start, end)
     # The small model reads much into capitals; these checks apply to its guesses only.
+    if _NO_SPACE_SCRIPT.search(value):
+        return None  # an English model's guess on Chinese text is noise ("他的手机是" as a place)
     before = text[max(0, start - 12) : start]
     determiner = _DETERMINER_BEFORE.search(before) or _DETERMINER_INSIDE.match(value)
     if determiner and not (kind == "LOCATION" and determiner[0].lower() == "the"):

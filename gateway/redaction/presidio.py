@@ -3,6 +3,9 @@ with a typed placeholder (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...).
 
 Detection is Presidio's analyzer with an explicit, offline set-up:
 
+- it reads the normalised text (``normalise.py``: NFKC, no zero-width or format characters,
+  HTML and URL escapes decoded), which is also what is redacted and forwarded; spaCy reads a
+  same-length copy in which runs that would cost its tokenizer quadratic time are blanked;
 - the NLP engine is the spaCy model's ``ner`` only (``nlp.py``), loaded once and injected: one
   ``SpacyModel`` may serve several redactors;
 - the recognizers are chosen, not Presidio's defaults (``recognizers.py``, ``patterns.py``);
@@ -35,6 +38,7 @@ from gateway.redaction.findings import (
     protected_spans,
 )
 from gateway.redaction.nlp import SpacyModel, load_spacy_model
+from gateway.redaction.normalise import normalise, spacy_view
 from gateway.redaction.presidio_env import prepare_presidio
 from gateway.redaction.recognizers import PHONE_REGIONS, build_analyzer
 from gateway.rubrics import RedactionOverrides
@@ -115,30 +119,45 @@ class PresidioRedactor:
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:
-        return self._replace(text, self.detect(text, overrides))
+        """The normalised text with each finding replaced by its placeholder."""
+        normalised = normalise(text).text
+        return self._replace(normalised, self._detect_normalised(normalised, overrides))
 
     def redact_batch(
         self, texts: Sequence[str], overrides: RedactionOverrides | None = None
     ) -> list[RedactedText]:
         """``redact`` for each text, with spaCy run over them as one batch (for /classify/batch:
         about half the NER cost a text)."""
-        todo = [i for i, text in enumerate(texts) if text.strip()]
+        normalised = [normalise(text).text for text in texts]
+        todo = [i for i, text in enumerate(normalised) if text.strip()]
         with self._nlp.session():
             artifacts = self._nlp.engine.process_batch(
-                [texts[i] for i in todo], "en", batch_size=64
+                [spacy_view(normalised[i]) for i in todo], "en", batch_size=64
             )
             found: dict[int, list[Finding]] = {
-                i: self._detect(texts[i], a, overrides)
+                i: self._detect(normalised[i], a, overrides)
                 for i, (_, a) in zip(todo, artifacts, strict=True)
             }
-        return [self._replace(text, found.get(i, [])) for i, text in enumerate(texts)]
+        return [self._replace(text, found.get(i, [])) for i, text in enumerate(normalised)]
 
     def detect(self, text: str, overrides: RedactionOverrides | None = None) -> list[Finding]:
-        """What ``redact`` replaces: non-overlapping findings in text order."""
+        """What ``redact`` replaces, non-overlapping and in text order, as spans of ``text``: a
+        finding in the normalised text covers every character it came from (all of ``&#64;``)."""
+        normalised = normalise(text)
+        findings = self._detect_normalised(normalised.text, overrides)
+        if not normalised.changed:
+            return findings
+        return [
+            Finding(*normalised.source_span(f.start, f.end), f.entity_type, f.score)
+            for f in findings
+        ]
+
+    def _detect_normalised(self, text: str, overrides: RedactionOverrides | None) -> list[Finding]:
         if not text.strip():
             return []
         with self._nlp.session():
-            return self._detect(text, self._nlp.engine.process_text(text, "en"), overrides)
+            artifacts = self._nlp.engine.process_text(spacy_view(text), "en")
+            return self._detect(text, artifacts, overrides)
 
     def _replace(self, text: str, findings: list[Finding]) -> RedactedText:
         if not findings:

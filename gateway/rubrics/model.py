@@ -185,17 +185,15 @@ class RubricSet(_Strict):
         return digest
 
     def axis_fingerprint(self, axes: Iterable[str]) -> str:
-        """Hash of just the axes asked (and what affects them), for cache keys."""
+        """Hash of the set as asked, for cache keys: every field of the set (its description
+        reaches a prompt; thresholds gate the cascade) and the axes asked, the others left out
+        so that asking one axis shares nothing with asking another. A new field is in it."""
         chosen = tuple(sorted(axes))
         digest = self._digests.get(chosen)
         if digest is None:
-            digest = self._digests[chosen] = _digest(
-                {
-                    "axes": {name: self.axes[name].model_dump(mode="json") for name in chosen},
-                    "rules": [rule.model_dump(mode="json") for rule in self.rules],
-                    "thresholds": self.thresholds.model_dump(mode="json"),
-                }
-            )
+            content = self.model_dump(mode="json", exclude={"axes"})
+            content["axes"] = {name: self.axes[name].model_dump(mode="json") for name in chosen}
+            digest = self._digests[chosen] = _digest(content)
         return digest
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:

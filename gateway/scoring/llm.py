@@ -42,7 +42,7 @@ class LLMScorer(ProviderScorer):
         return config_fingerprint(
             {
                 "chain": list(self._client.chain(self._model)),
-                "mode": self._client.config.structured_mode,
+                "provider": self._client.config.answer_fields(),
                 "max_reasks": self._max_reasks,
                 "temperature": 0,
             }

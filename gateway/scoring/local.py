@@ -11,7 +11,6 @@ scores = softmax(cos / temperature)         the distribution over the axis' labe
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.config import LocalSettings
 from gateway.rubrics import Label, RubricSet
-from gateway.scoring.base import AxisScores, ScoreResult
+from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
 from gateway.scoring.distribution import logistic, softmax
 from gateway.scoring.encoder import Encoder, Matrix
 
@@ -80,7 +79,7 @@ class LocalScorer:
 
     @property
     def fingerprint(self) -> str:
-        return json.dumps(self.params.fingerprint_fields(), separators=(",", ":"))
+        return config_fingerprint(self.params.fingerprint_fields())
 
     @property
     def batches(self) -> bool:

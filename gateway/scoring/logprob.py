@@ -76,6 +76,7 @@ class LogprobScorer(ProviderScorer):
         return config_fingerprint(
             {
                 "chain": list(self._client.chain(self._model)),
+                "provider": self._client.config.answer_fields(),
                 "top_logprobs": self._top_logprobs,
                 "min_probability": MIN_PROBABILITY,
                 "temperature": 0,

@@ -17,7 +17,7 @@ from gateway.scoring.fallback import LocalFallbackScorer
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
 
-DEFAULT_LABEL_CODE_PROMPT = "label_code.v1"
+DEFAULT_LABEL_CODE_PROMPT = "label_code.v2"
 
 Builder = Callable[[Settings, Scorer, ProviderClient, ProviderObserver], Scorer]
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from gateway.config import Settings, get_settings
@@ -16,7 +17,7 @@ from gateway.server.errors import install_error_handlers
 from gateway.server.limits import LimitsMiddleware
 from gateway.server.metrics import Metrics
 from gateway.server.routes import router
-from gateway.server.security import Guard, log_access_mode
+from gateway.server.security import Guard, docs_router, log_access_mode
 from gateway.server.state import AppState, Parts
 from gateway.server.telemetry import TelemetryMiddleware, configure_logging
 
@@ -42,7 +43,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = AppState(settings, metrics, parts)
+        # the rubric store loads its files here: YAML is parsed in a worker, never on the loop
+        state = await anyio.to_thread.run_sync(AppState, settings, metrics, parts)
         app.state.gateway = state
         log_access_mode(settings, app.state.guard)
         for path, problems in state.rubrics.errors.items():
@@ -60,8 +62,13 @@ def create_app(
         version="0.1.0",
         summary="Zero-shot classification of support tickets against YAML rubrics.",
         lifespan=lifespan,
+        # served by docs_router instead, behind the key on a keyed gateway
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.include_router(router)
+    app.include_router(docs_router)
     install_error_handlers(app)
     # Keys are parsed here, not in the lifespan, so a bad keys file fails the start loudly.
     app.state.guard = Guard(settings, observer=metrics)

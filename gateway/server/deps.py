@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from gateway.errors import NotReadyError
 from gateway.pipeline import Classifier
-from gateway.server.security import Principal, authorize
+from gateway.server.security import Principal, authorize, identify, may_see_details
 from gateway.server.state import AppState
 
 
@@ -28,4 +28,6 @@ def ready_classifier(state: Annotated[AppState, Depends(app_state)]) -> Classifi
 
 State = Annotated[AppState, Depends(app_state)]
 Ready = Annotated[Classifier, Depends(ready_classifier)]
-Caller = Annotated[Principal, Depends(authorize)]
+Caller = Annotated[Principal, Depends(authorize)]  # a key (when configured) and a token
+Identified = Annotated[Principal, Depends(identify)]  # a key (when configured), no token
+SeesDetails = Annotated[bool, Depends(may_see_details)]  # /healthz may say why start-up failed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,8 +41,10 @@ def _headers(exc: GatewayError) -> dict[str, str]:
     return {} if retry_after is None else {"Retry-After": str(max(1, round(retry_after)))}
 
 
-def error_response(exc: GatewayError) -> JSONResponse:
-    return JSONResponse(error_body(exc).model_dump(), exc.status, headers=_headers(exc) or None)
+def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """``headers``: the ones an error must carry beyond its own (a 405's ``Allow``)."""
+    merged = {**(headers or {}), **_headers(exc)}
+    return JSONResponse(error_body(exc).model_dump(), exc.status, headers=merged or None)
 
 
 def error_messages(exc: GatewayError) -> tuple[Message, Message]:
@@ -61,7 +64,11 @@ def validation_error(exc: ValidationError | RequestValidationError) -> RequestEr
         if err.get("type") == "json_invalid":
             malformed = True
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+        message = err.get("msg", "invalid")
+        # a whole-request check names its own place (schemas.ClassifyRequest._valid_unicode)
+        parts.append(
+            message if err.get("type") == "invalid_unicode" else f"{loc or 'body'}: {message}"
+        )
     message = "; ".join(parts)
     return InvalidJsonError(message) if malformed else InvalidRequestError(message)
 
@@ -78,6 +85,13 @@ class _PassedThroughError(RequestError):
 
 def _http_error(exc: StarletteHTTPException) -> GatewayError:
     detail = str(exc.detail)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body json.loads gave up on for another reason than syntax
+        # (invalid UTF-8, nesting too deep to parse, an integer of more than 4,300 digits)
+        return InvalidJsonError(
+            "the body is not JSON this server can read (invalid UTF-8, nested too deeply, "
+            "or a number too long)"
+        )
     if exc.status_code == 404:
         return NotFoundError(detail)
     if exc.status_code == 405:
@@ -96,7 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(_http_error(exc))
+        return error_response(_http_error(exc), exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

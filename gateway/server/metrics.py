@@ -33,6 +33,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from gateway.cache.observer import CacheOp
 from gateway.providers import CallOutcome
+from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyResponse
 
 # The *_created gauges double the output and nobody graphs them.
@@ -141,9 +142,14 @@ class Metrics:
             self.stage_latency.labels("total").observe(elapsed_s)
 
     def response(self, resp: ClassifyResponse) -> None:
-        """The predicted label per axis and the decision of one classified ticket."""
+        """The predicted label per axis and the decision of one classified ticket.
+
+        Label values come from the deployment's rubric files only: an inline label's name is
+        the caller's string (unbounded, and it may be personal data), so it counts as ``inline``.
+        """
         rubric = resp.rubric.name
-        self.labels.labels(rubric, resp.axis, resp.top_label).inc()
+        inline = rubric == RubricSet.INLINE
+        self.labels.labels(rubric, resp.axis, "inline" if inline else resp.top_label).inc()
         for axis, result in resp.axes.items():
             self.labels.labels(rubric, axis, result.top_label).inc()
         self.decisions.labels(rubric, resp.decision).inc()

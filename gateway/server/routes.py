@@ -5,13 +5,16 @@ Errors leave through ``server.errors``; messages carry no ticket text.
 
 from __future__ import annotations
 
+import os
 import time
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from gateway.errors import BatchTooLargeError, GatewayError
+from gateway.rubrics import RubricStore
 from gateway.schemas import (
     BatchItem,
     BatchRequest,
@@ -23,9 +26,10 @@ from gateway.schemas import (
     RubricList,
     RubricListItem,
 )
-from gateway.server.deps import Caller, Ready, State
+from gateway.server.deps import Caller, Identified, Ready, SeesDetails, State
 from gateway.server.errors import error_body, validation_error
 from gateway.server.metrics import METRICS_CONTENT_TYPE
+from gateway.server.security import Principal, authorize_scrape
 from gateway.slots import Slots
 
 router = APIRouter()
@@ -33,11 +37,12 @@ router = APIRouter()
 _ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 422, 429, 503)
 }
+_READ_ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorBody}}
 
 
 @router.post("/classify", response_model=ClassifyResponse, responses=_ERRORS)
 async def classify(
-    body: ClassifyRequest, state: State, classifier: Ready, principal: Caller
+    body: ClassifyRequest, principal: Caller, state: State, classifier: Ready
 ) -> ClassifyResponse:
     principal.check_rubric(classifier.rubric_name(body))
     resp = await classifier.classify(body)
@@ -47,7 +52,7 @@ async def classify(
 
 @router.post("/classify/batch", response_model=BatchResponse, responses=_ERRORS)
 async def classify_batch(
-    body: BatchRequest, state: State, classifier: Ready, principal: Caller
+    body: BatchRequest, principal: Caller, state: State, classifier: Ready
 ) -> BatchResponse:
     limit = classifier.settings.limits.max_batch
     if len(body.items) > limit:
@@ -81,34 +86,58 @@ async def classify_batch(
     )
 
 
-@router.get("/rubrics", response_model=RubricList)
-async def rubrics(state: State) -> RubricList:
-    store = state.rubrics
+@router.get("/rubrics", response_model=RubricList, responses=_READ_ERRORS)
+async def rubrics(state: State, principal: Identified) -> RubricList:
+    # a listing may reload changed files (YAML parsing): off the event loop
+    return await anyio.to_thread.run_sync(rubric_listing, state.rubrics, principal)
+
+
+def rubric_listing(store: RubricStore, principal: Principal) -> RubricList:
+    """The rubric sets the caller may use and, under a key restricted to some sets, only their
+    files' problems. Files are named relative to the rubrics directory: no server paths."""
+    infos = [info for info in store.list() if principal.may_use(info.name)]
+    errors = dict(store.errors)
+    if principal.restricted:
+        own = {info.path for info in infos}
+        errors = {path: problems for path, problems in errors.items() if path in own}
+    inside = f"{store.directory}{os.sep}"
     return RubricList(
         rubrics=[
             RubricListItem(name=i.name, fingerprint=i.fingerprint, axes=i.axes, rules=i.rules)
-            for i in store.list()
+            for i in infos
         ],
-        errors=store.errors,
+        errors={
+            path.removeprefix(inside): [problem.replace(inside, "") for problem in problems]
+            for path, problems in errors.items()
+        },
     )
 
 
+# /healthz stays open (load balancers): it says why start-up failed only to those who may know
+# (the reason can name server paths); everyone else is pointed at the log.
+_FAILED_SEE_LOG = "start-up failed; the reason is in the server log (or send an API key)"
+
+
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-async def healthz(state: State) -> JSONResponse:
+async def healthz(state: State, details: SeesDetails) -> JSONResponse:
     classifier = state.classifier
+    startup_error = state.startup_error
+    if startup_error and not details:
+        startup_error = _FAILED_SEE_LOG
     health = Health(
         status="ready" if classifier else "failed" if state.startup_error else "starting",
         scorer=classifier.scorer.name if classifier else "",
         model=classifier.scorer.model if classifier else "",
         rubrics=len(state.rubrics),
         rubric_errors=len(state.rubrics.errors),
-        startup_error=state.startup_error,
+        startup_error=startup_error,
     )
     return JSONResponse(health.model_dump(), status_code=200 if classifier else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(authorize_scrape)])
 async def metrics(state: State) -> Response:
     """Prometheus text format: this process' counters, or every worker's summed when
-    PROMETHEUS_MULTIPROC_DIR is set (``rubric serve --workers N``; gateway.server.telemetry)."""
+    PROMETHEUS_MULTIPROC_DIR is set (``rubric serve --workers N``; gateway.server.telemetry).
+    A scrape key or an unrestricted API key when keys are configured (``authorize_scrape``)."""
     return Response(state.metrics.text(), media_type=METRICS_CONTENT_TYPE)

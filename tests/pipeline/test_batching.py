@@ -11,7 +11,7 @@ from support.scorers import Counting
 
 from gateway.config import Settings
 from gateway.errors import TextEmptyError
-from gateway.pipeline.batching import MicroBatcher, Outcome
+from gateway.pipeline.batching import Lanes, MicroBatcher, Outcome
 from gateway.schemas import ClassifyRequest, ClassifyResponse, RubricRef
 from gateway.scoring import LocalScorer
 from gateway.server import create_app
@@ -113,6 +113,60 @@ async def test_a_bug_in_a_batch_reaches_its_callers_and_the_next_batch_still_run
     with pytest.raises(RuntimeError):
         await batcher.submit(ClassifyRequest(text="x"))
     assert (await batcher.submit(ClassifyRequest(text="y"))).top_label == "y"
+
+
+async def test_a_batch_stops_at_its_character_budget() -> None:
+    run = Recorder()
+    batcher = MicroBatcher(run, max_batch=8, max_chars=10)
+    first = asyncio.create_task(batcher.submit(ClassifyRequest(text="first")))
+    await asyncio.sleep(0.01)
+    texts = ["aaaa", "bbbb", "cccc", "d" * 30, "e"]
+    await asyncio.gather(*(batcher.submit(ClassifyRequest(text=t)) for t in texts))
+    await first
+    # 4+4 fit in 10 chars, 4+30 do not; a ticket longer than the budget runs alone
+    assert run.batches == [["first"], ["aaaa", "bbbb"], ["cccc"], ["d" * 30], ["e"]]
+
+
+class Timed(Recorder):
+    """A runner whose time grows with the text, as redaction's does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: list[str] = []
+
+    async def __call__(self, reqs: Sequence[ClassifyRequest]) -> list[Outcome]:
+        self.batches.append([r.text for r in reqs])
+        await asyncio.sleep(sum(len(r.text) for r in reqs) / 10_000)
+        self.finished += [r.text for r in reqs]
+        return [_response(r.text) for r in reqs]
+
+
+async def test_a_long_ticket_never_holds_up_short_ones() -> None:
+    run = Timed()
+    lanes = Lanes(run, max_batch=8, max_chars=1000, heavy_chars=100)
+    long = asyncio.create_task(lanes.submit(ClassifyRequest(text="L" * 5000)))  # 0.5 s
+    await asyncio.sleep(0.01)
+    short = [asyncio.create_task(lanes.submit(ClassifyRequest(text=f"s{i}"))) for i in range(5)]
+    done, _ = await asyncio.wait(short, timeout=0.3)
+    assert len(done) == 5  # answered while the long one still runs
+    assert not long.done()
+    assert (await long).top_label == "L" * 5000
+    assert all(len(b) == 1 for b in run.batches if any(t.startswith("L") for t in b))
+    assert run.finished[-1] == "L" * 5000
+
+
+async def test_abandoned_long_tickets_are_not_worked_on() -> None:
+    run = Timed()
+    lanes = Lanes(run, max_batch=8, max_chars=1000, heavy_chars=100)
+    first = asyncio.create_task(lanes.submit(ClassifyRequest(text="A" * 2000)))
+    await asyncio.sleep(0.01)
+    queued = [asyncio.create_task(lanes.submit(ClassifyRequest(text=c * 2000))) for c in "BCD"]
+    await asyncio.sleep(0.01)
+    for task in queued[:2]:
+        task.cancel()  # their requests timed out while they waited
+    await first
+    await queued[2]
+    assert [b[0][0] for b in run.batches] == ["A", "D"]
 
 
 def test_concurrent_http_requests_are_scored_in_batches(

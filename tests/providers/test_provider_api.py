@@ -182,7 +182,7 @@ def test_overrides_are_refused_unless_allowed(app_for: Any, wire: WireServer) ->
             assert "GATEWAY_ALLOW_OVERRIDES" in resp.json()["error"]["message"]
         # naming what the server runs is not an override
         served = client.post(
-            "/classify", json={"text": SEED, "prompt": "classify.v2", "model": "openai/test-model"}
+            "/classify", json={"text": SEED, "prompt": "classify.v3", "model": "openai/test-model"}
         )
         assert served.status_code == 200, served.text
 
@@ -203,7 +203,7 @@ def test_allowed_overrides_pick_a_reused_variant_with_its_own_cache_entries(
         # the served scorer does not share the override's cache entry
         plain = client.post("/classify", json={"text": SEED}).json()
         assert (plain["cached"], plain["model"]) == (False, "openai/test-model")
-        assert plain["prompt"].startswith("classify.v2@")
+        assert plain["prompt"].startswith("classify.v3@")
         # a prompt override alone; then a batch mixing three scorers
         batch = client.post(
             "/classify/batch",
@@ -216,7 +216,7 @@ def test_allowed_overrides_pick_a_reused_variant_with_its_own_cache_entries(
             },
         ).json()["results"]
         assert [(r["result"]["model"], r["result"]["prompt"][:11]) for r in batch] == [
-            ("openai/test-model", "classify.v2"),
+            ("openai/test-model", "classify.v3"),
             ("openai/test-model", "classify.v1"),
             ("openai/other-model", "classify.v1"),
         ]

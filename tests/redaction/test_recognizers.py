@@ -226,6 +226,15 @@ def test_reference_cue_does_not_shield_a_phone_layout(redactor: PresidioRedactor
     assert "415-555-0132" not in result.text
 
 
+def test_phone_numbers_next_to_each_other_are_each_found(redactor: PresidioRedactor) -> None:
+    # libphonenumber's matcher reads the pair as one candidate and finds neither
+    text = "Numbers: (212) 555-0187  0412 345 678 ."
+    assert [text[f.start : f.end] for f in redactor.detect(text)] == [
+        "(212) 555-0187",
+        "0412 345 678",
+    ]
+
+
 def test_order_number_with_a_phone_shape_is_kept_but_phone_is_not(
     redactor: PresidioRedactor,
 ) -> None:

@@ -322,7 +322,7 @@ def test_default_scorer_is_cascade_with_a_model(wire: WireServer) -> None:
     assert isinstance(scorer.second, LLMScorer)
     assert scorer.name == "cascade"
     assert scorer.model == "openai/test-model"
-    assert scorer.prompt == load_prompt("classify.v2").ref.tag
+    assert scorer.prompt == load_prompt("classify.v3").ref.tag
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ def test_scorer_by_setting(wire: WireServer, kind: str, fallback: bool, expected
 
 def test_logprob_scorer_gets_a_label_code_prompt(wire: WireServer) -> None:
     scorer = build_scorer(settings(wire, scorer="logprob"), local())
-    assert scorer.prompt is not None and scorer.prompt.startswith("label_code.v1@")
+    assert scorer.prompt is not None and scorer.prompt.startswith("label_code.v2@")
 
 
 def test_misconfiguration_is_reported_at_start_up(wire: WireServer) -> None:
@@ -381,7 +381,7 @@ def test_wrapped_scorers_pass_overrides_to_the_llm(
     assert other.fingerprint != scorer.fingerprint
     assert (scorer.model, scorer.prompt) == (
         "openai/test-model",
-        load_prompt("classify.v2").ref.tag,
+        load_prompt("classify.v3").ref.tag,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 from support.settings import make_settings, override
 
-from gateway.config import Settings
+from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import ConfigError, RateLimitedError
 from gateway.rubrics import RubricSet
 from gateway.scoring import ScoreResult
@@ -26,14 +26,20 @@ from gateway.server.security import (
     require_safe_bind,
 )
 
+RUBRICS = PROJECT_ROOT / "rubrics"
 TICKET = {"text": "I was charged twice this month.", "rubric": "support"}
 KEY, LIMITED, OTHER = "k-full-0123456789", "k-limited-0123456789", "k-unknown-0123456789"
 
 
+def _keys_file(directory: Path) -> Path:
+    keys_file = directory / "keys.txt"
+    keys_file.write_text(f"# comment\n\n{hash_key(LIMITED)} support_lite, inline\n")
+    return keys_file
+
+
 @pytest.fixture
 def keyed(settings: Settings, tmp_path: Path) -> Settings:
-    keys_file = tmp_path / "keys.txt"
-    keys_file.write_text(f"# comment\n\n{hash_key(LIMITED)} support_lite, inline\n")
+    keys_file = _keys_file(tmp_path)
     return override(settings, access={"api_keys": [hash_key(KEY)], "api_keys_file": keys_file})
 
 
@@ -75,9 +81,114 @@ def test_key_restricted_to_rubric_sets_is_403_elsewhere(kclient: TestClient) -> 
     assert kclient.post("/classify", json=inline, headers=h).status_code == 200
 
 
-def test_open_routes_need_no_key(kclient: TestClient) -> None:
-    assert kclient.get("/healthz").status_code == 200
-    assert kclient.get("/metrics").status_code == 200
+def test_only_healthz_is_open_on_a_keyed_gateway(kclient: TestClient) -> None:
+    assert kclient.get("/healthz").status_code == 200  # load balancers
+    for path in ("/rubrics", "/openapi.json", "/docs", "/redoc", "/metrics"):
+        r = kclient.get(path)
+        assert r.status_code == 401, path
+        assert r.json()["error"]["code"] == "unauthorized", path
+        assert kclient.get(path, headers={"x-api-key": OTHER}).status_code == 401, path
+    h = {"x-api-key": KEY}
+    assert "/classify" in kclient.get("/openapi.json", headers=h).json()["paths"]
+    for path in ("/docs", "/redoc"):
+        r = kclient.get(path, headers=h)
+        assert r.status_code == 200 and "/openapi.json" in r.text, path
+    assert kclient.get("/rubrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+
+
+def test_keyless_gateway_keeps_its_routes_open(settings: Settings) -> None:
+    with TestClient(create_app(settings, wait=True)) as client:
+        for path in ("/rubrics", "/openapi.json", "/docs", "/redoc", "/metrics", "/healthz"):
+            assert client.get(path).status_code == 200, path
+        assert client.get("/openapi.json").json()["info"]["title"] == "rubric-gateway"
+
+
+def test_rubric_listing_shows_a_key_its_sets_and_no_server_paths(tmp_path: Path) -> None:
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    source = (RUBRICS / "support.yaml").read_text()
+    (rubrics / "support.yaml").write_text(source)
+    (rubrics / "lite.yaml").write_text(source.replace("name: support", "name: support_lite"))
+    (rubrics / "broken.yaml").write_text("name: broken\naxes:\n  category: {labels: [1, 2]}\n")
+    settings = make_settings(
+        rubrics={"dir": rubrics, "reload_interval_s": 0},
+        cache={"dir": tmp_path / "cache"},
+        access={"api_keys": [hash_key(KEY)], "api_keys_file": _keys_file(tmp_path)},
+    )
+    with TestClient(create_app(settings, wait=True)) as client:
+        full = client.get("/rubrics", headers={"x-api-key": KEY})
+        assert [r["name"] for r in full.json()["rubrics"]] == ["support", "support_lite"]
+        (problems,) = full.json()["errors"].values()
+        assert list(full.json()["errors"]) == ["broken.yaml"]
+        assert problems[0].startswith("broken.yaml:3: axes.category.labels[0]")
+        assert str(tmp_path) not in full.text
+        limited = client.get("/rubrics", headers={"x-api-key": LIMITED}).json()
+        assert [r["name"] for r in limited["rubrics"]] == ["support_lite"]
+        assert limited["errors"] == {}  # broken.yaml is no set of this key's
+        # a set of its own that stops parsing: its problems are the key's to see
+        (rubrics / "lite.yaml").write_text("name: support_lite\naxes: {}\n")
+        limited = client.get("/rubrics", headers={"x-api-key": LIMITED}).json()
+        assert [r["name"] for r in limited["rubrics"]] == ["support_lite"]  # the last good one
+        assert list(limited["errors"]) == ["lite.yaml"]
+        assert limited["errors"]["lite.yaml"][0].startswith("lite.yaml:")
+        assert str(tmp_path) not in client.get("/rubrics", headers={"x-api-key": KEY}).text
+
+
+def test_metrics_take_a_scrape_key_or_an_unrestricted_api_key(keyed: Settings) -> None:
+    scrape = "k-scrape-0123456789"
+    settings = override(keyed, access={"metrics_keys": [hash_key(scrape)]})
+    with TestClient(create_app(settings, wait=True)) as client:
+        assert client.get("/metrics", headers={"x-api-key": scrape}).status_code == 200
+        bearer = {"Authorization": f"Bearer {scrape}"}
+        assert "gateway_" in client.get("/metrics", headers=bearer).text
+        assert client.get("/metrics", headers={"x-api-key": KEY}).status_code == 200
+        r = client.get("/metrics", headers={"x-api-key": LIMITED})  # sees only some sets
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+        assert client.get("/metrics").status_code == 401
+        # a scrape key opens nothing else
+        assert (
+            client.post("/classify", json=TICKET, headers={"x-api-key": scrape}).status_code == 401
+        )
+        assert client.get("/rubrics", headers={"x-api-key": scrape}).status_code == 401
+        assert scrape not in r.text and hash_key(scrape) not in r.text
+
+
+def test_scrape_keys_alone_close_only_metrics(settings: Settings) -> None:
+    scrape = "k-scrape-0123456789"
+    only_scrape = override(settings, access={"metrics_keys": [hash_key(scrape)]})
+    require_safe_bind(only_scrape, "127.0.0.1")
+    with pytest.raises(ConfigError):
+        require_safe_bind(only_scrape, "0.0.0.0")  # still no API keys
+    with TestClient(create_app(only_scrape, wait=True)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"x-api-key": scrape}).status_code == 200
+        assert client.post("/classify", json=TICKET).status_code == 200
+    with pytest.raises(ConfigError) as err:
+        Guard(override(settings, access={"metrics_keys": ["plain-scrape-key"]}))
+    assert "GATEWAY_METRICS_KEYS[0]" in err.value.message
+    assert "plain-scrape-key" not in err.value.message
+
+
+def test_healthz_says_why_start_up_failed_only_to_a_key(keyed: Settings, tmp_path: Path) -> None:
+    # a provider scorer whose prompt cannot be found: start-up fails, /healthz says "failed"
+    broken = override(
+        keyed,
+        scoring={"scorer": "llm", "prompts_dir": tmp_path / "no-prompts-here"},
+        provider={"model": "openai/never-called"},
+    )
+    with TestClient(create_app(broken, wait=True)) as client:
+        reason = client.app.state.gateway.startup_error  # type: ignore[attr-defined]
+        assert reason
+        r = client.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "failed"
+        assert r.json()["startup_error"] != reason
+        assert "server log" in r.json()["startup_error"]
+        assert "no-prompts-here" not in r.text and str(tmp_path) not in r.text
+        r = client.get("/healthz", headers={"x-api-key": KEY})
+        assert r.json()["startup_error"] == reason
+        assert (
+            client.get("/healthz", headers={"x-api-key": OTHER}).json()["startup_error"] != reason
+        )
 
 
 def test_lookup_compares_digests() -> None:
@@ -206,3 +317,23 @@ def test_startup_log_says_loopback_only(
     with caplog.at_level(logging.INFO, "gateway"), TestClient(create_app(settings, wait=True)):
         pass
     assert "no API keys configured" in caplog.text and "127.0.0.1" in caplog.text
+
+
+def test_an_unauthenticated_caller_learns_nothing_of_the_start_up(keyed: Settings) -> None:
+    # the key is checked before readiness: no 503 with its reason to a caller without a key
+    class Refused:
+        name, model, prompt, fingerprint, batches = "llm", "nope/model", None, "0", False
+
+        async def check(self) -> None:
+            raise ConfigError("the provider refused model 'nope/model'")
+
+        async def score_many(self, *args: object) -> list[object]:
+            raise AssertionError("never scored")
+
+    with TestClient(create_app(keyed, wait=True, scorer=Refused())) as client:
+        assert client.get("/healthz").json()["status"] == "failed"
+        r = client.post("/classify", json={"text": "I was charged twice"})
+        assert r.status_code == 401
+        assert "nope" not in r.text
+        r = client.post("/classify/batch", json={"items": [{"text": "x"}]})
+        assert r.status_code == 401

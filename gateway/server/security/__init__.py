@@ -1,8 +1,11 @@
 """Access: API keys (stored as sha256 digests), the per-key rate limit, the Guard that applies
-both to each request, and the rule that an unauthenticated gateway binds to loopback only.
-Body size and request timeout are ``gateway.server.limits``."""
+both to each request, which peers' X-Forwarded-For is believed, the API docs behind the key, and
+the rule that an unauthenticated gateway binds to loopback only. Body size and request timeout
+are ``gateway.server.limits``."""
 
 from gateway.server.security.access import is_loopback, log_access_mode, require_safe_bind
+from gateway.server.security.clients import FORWARDED, TrustedProxies
+from gateway.server.security.docs import docs_router
 from gateway.server.security.guard import (
     NULL_OBSERVER,
     AccessObserver,
@@ -10,6 +13,9 @@ from gateway.server.security.guard import (
     NullAccessObserver,
     Principal,
     authorize,
+    authorize_scrape,
+    identify,
+    may_see_details,
 )
 from gateway.server.security.keys import (
     INLINE,
@@ -17,11 +23,13 @@ from gateway.server.security.keys import (
     KeyStore,
     hash_key,
     load_keys,
+    load_metrics_keys,
     presented_key,
 )
 from gateway.server.security.ratelimit import SharedTokenBucket, TokenBucket
 
 __all__ = [
+    "FORWARDED",
     "INLINE",
     "NULL_OBSERVER",
     "AccessObserver",
@@ -32,11 +40,17 @@ __all__ = [
     "Principal",
     "SharedTokenBucket",
     "TokenBucket",
+    "TrustedProxies",
     "authorize",
+    "authorize_scrape",
+    "docs_router",
     "hash_key",
+    "identify",
     "is_loopback",
     "load_keys",
+    "load_metrics_keys",
     "log_access_mode",
+    "may_see_details",
     "presented_key",
     "require_safe_bind",
 ]

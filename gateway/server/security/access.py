@@ -48,3 +48,8 @@ def log_access_mode(settings: Settings, guard: Guard) -> None:
             "no API keys configured but host is %s: serve on loopback only or configure keys",
             settings.server.host,
         )
+    if guard.proxies.networks:
+        log.info(
+            "X-Forwarded-For believed from %s only",
+            ", ".join(str(network) for network in guard.proxies.networks),
+        )

@@ -32,6 +32,11 @@ class ApiKey(BaseModel):
         # Short, non-reversible handle for logs and rate-limit buckets.
         return self.digest[:12]
 
+    @property
+    def restricted(self) -> bool:
+        """Whether the key is limited to some rubric sets."""
+        return self.rubrics is not None
+
     def allows(self, rubric: str) -> bool:
         return self.rubrics is None or rubric in self.rubrics
 
@@ -69,6 +74,14 @@ def load_keys(settings: Settings) -> list[ApiKey]:
             names = frozenset(r.strip() for r in rest.split(",") if r.strip())
             keys.append(ApiKey(digest=_parse_digest(digest, f"{path}:{n}"), rubrics=names or None))
     return keys
+
+
+def load_metrics_keys(settings: Settings) -> list[ApiKey]:
+    """GATEWAY_METRICS_KEYS: digests of the keys a scraper presents; they open /metrics only."""
+    return [
+        ApiKey(digest=_parse_digest(d, f"GATEWAY_METRICS_KEYS[{i}]"))
+        for i, d in enumerate(settings.access.metrics_keys)
+    ]
 
 
 class KeyStore:

@@ -5,6 +5,7 @@ personal-data value from a known list in what the (recording) provider was sent.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,10 @@ from gateway.config import PROJECT_ROOT, Settings
 from gateway.redaction import SpacyModel
 from gateway.scoring import LocalScorer
 from gateway.server import create_app
+
+# The same examples on every run (CI must not fail on a new draw); FUZZ_RANDOM=1 draws afresh
+# (local exploration: what it finds becomes a regression test).
+FIXED = os.environ.get("FUZZ_RANDOM") != "1"
 
 # A guard against a request that hangs or goes super-linear, not a speed target (those are in
 # bench/hostile_input.py): the worst legitimate ticket takes well under a second here.
@@ -78,6 +83,7 @@ schema = _schema()
 @settings(
     max_examples=40,
     deadline=None,
+    derandomize=FIXED,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_the_api_never_answers_5xx(case: schemathesis.Case, app_client: TestClient) -> None:
@@ -97,6 +103,7 @@ def test_the_api_never_answers_5xx(case: schemathesis.Case, app_client: TestClie
 @settings(
     max_examples=60,
     deadline=None,
+    derandomize=FIXED,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_hostile_text_is_answered_or_refused(
@@ -133,6 +140,7 @@ def test_hostile_text_is_answered_or_refused(
 @settings(
     max_examples=40,
     deadline=None,
+    derandomize=FIXED,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_no_listed_pii_reaches_the_provider_whatever_surrounds_it(

@@ -124,13 +124,8 @@ class CalibrationFile(BaseModel):
     version: int = 1
     entries: list[Calibration] = Field(default_factory=list)
 
-    def lookup(
-        self, fingerprint: str, scorer: str, model: str, prompt: str | None, axis: str
-    ) -> Calibration | None:
+    def lookup(self, wanted: CalibrationKey) -> Calibration | None:
         """The entry fitted for exactly this rubric content, scorer, model, prompt and axis."""
-        wanted = CalibrationKey(
-            fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
-        )
         return next((e for e in self.entries if e.key == wanted), None)
 
 
@@ -182,7 +177,10 @@ def load_calibration(
 
     A rubric edit changes the fingerprint, so a stale calibration is never applied.
     """
-    return read_calibration_file(rubric_path).lookup(fingerprint, scorer, model, prompt, axis)
+    key = CalibrationKey(
+        fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
+    )
+    return read_calibration_file(rubric_path).lookup(key)
 
 
 class CalibrationStore:
@@ -194,15 +192,8 @@ class CalibrationStore:
         self._files: dict[Path, tuple[tuple[int, int], CalibrationFile]] = {}
         self._lock = threading.Lock()
 
-    def find(
-        self,
-        rubric_path: Path,
-        fingerprint: str,
-        scorer: str,
-        model: str,
-        prompt: str | None,
-        axis: str = "category",
-    ) -> Calibration | None:
+    def find(self, rubric_path: Path, key: CalibrationKey) -> Calibration | None:
+        """``load_calibration``, with each file parsed once while it is unchanged."""
         path = calibration_path(rubric_path)
         try:
             stat = path.stat()
@@ -215,7 +206,7 @@ class CalibrationStore:
             cached = (stamp, read_calibration_file(rubric_path))
             with self._lock:
                 self._files[path] = cached
-        return cached[1].lookup(fingerprint, scorer, model, prompt, axis)
+        return cached[1].lookup(key)
 
 
 def save_calibration(rubric_path: Path, calibration: Calibration) -> Path:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.pipeline.batching import Lanes
-from gateway.pipeline.calibration import CalibrationStore
+from gateway.pipeline.calibration import CalibrationKey, CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket
 from gateway.pipeline.intake import Intake, Validated
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
@@ -56,7 +56,7 @@ class Classifier:
         self.settings = settings
         self.rubrics = rubrics
         self.redactor = redactor
-        self.intake = Intake(settings, rubrics, redactor, variants)
+        self.intake = Intake(settings, store=rubrics, scorers=variants, redactor=redactor)
         self.variants = variants
         self.observer = observer or NullPipelineObserver()
         self.floors = settings.floors
@@ -147,15 +147,19 @@ class Classifier:
         thresholds = rubric.thresholds_for(axis)
         path = self.rubrics.path_of(rubric.name)
         cal = (
-            self.calibrations.find(
-                path, rubric.fingerprint, result.scorer, result.model, result.prompt, axis
-            )
+            self.calibrations.find(path, self._calibration_key(rubric, axis, result))
             if path is not None
             else None
         )
         if cal is None:
             return scored, thresholds, None
         return (*cal.applied(scored, thresholds), cal.id)
+
+    @staticmethod
+    def _calibration_key(rubric: RubricSet, axis: str, result: ScoreResult) -> CalibrationKey:
+        # what a calibration was fitted for: this rubric content, axis, scorer, model and prompt
+        fitted_for = result.model_dump(include={"scorer", "model", "prompt"})
+        return CalibrationKey(fingerprint=rubric.fingerprint, axis=axis, **fitted_for)
 
     def _respond(self, item: _Prepared, result: ScoreResult, started: float) -> ClassifyResponse:
         rubric = item.rubric

@@ -41,16 +41,12 @@ class Validated(BaseModel):
 
 class Intake:
     def __init__(
-        self,
-        settings: Settings,
-        rubrics: RubricStore,
-        redactor: Redactor,
-        variants: ScorerVariants,
+        self, settings: Settings, *, store: RubricStore, scorers: ScorerVariants, redactor: Redactor
     ) -> None:
         self.settings = settings
-        self.rubrics = rubrics
+        self.rubrics = store
         self.redactor = redactor
-        self.variants = variants
+        self.variants = scorers
         self._passthrough = PassThroughRedactor()
 
     def rubric_name(self, req: ClassifyRequest) -> str:

@@ -78,13 +78,13 @@ def test_save_and_load_by_key(tmp_path: Path) -> None:
 def test_store_rereads_a_changed_file(tmp_path: Path) -> None:
     rubric = tmp_path / "r.yaml"
     store = CalibrationStore()
-    assert store.find(rubric, "f" * 64, "local", "local/m", None) is None
+    assert store.find(rubric, _key()) is None
     save_calibration(rubric, Calibration(key=_key(), temperature=1.5))
-    found = store.find(rubric, "f" * 64, "local", "local/m", None)
+    found = store.find(rubric, _key())
     assert found is not None and found.temperature == 1.5
     save_calibration(rubric, Calibration(key=_key(), temperature=2.25))
     os.utime(calibration_path(rubric), ns=(1, 10**18))  # a distinct mtime even on coarse clocks
-    found = store.find(rubric, "f" * 64, "local", "local/m", None)
+    found = store.find(rubric, _key())
     assert found is not None and found.temperature == 2.25
 
 

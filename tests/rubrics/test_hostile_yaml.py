@@ -26,13 +26,9 @@ GUARD_S = 2.0
 
 GOOD = """\
 name: demo
-axes:
-  category:
-    labels:
-      - name: billing
-        rubric: Is this text about a billing issue?
-      - name: technical
-        rubric: Is this text about a technical problem?
+labels:  # the one-axis shorthand
+  - {name: billing, rubric: "Is this text about a billing issue?"}
+  - {name: technical, rubric: "Is this text about a technical problem?"}
 """
 
 

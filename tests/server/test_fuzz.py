@@ -25,6 +25,12 @@ from gateway.server import create_app
 # The same examples on every run (CI must not fail on a new draw); FUZZ_RANDOM=1 draws afresh
 # (local exploration: what it finds becomes a regression test).
 FIXED = os.environ.get("FUZZ_RANDOM") != "1"
+FUZZ = settings(
+    deadline=None,
+    derandomize=FIXED,
+    # one app for many examples; a 20,000-character example is slow to generate, by design
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 # A guard against a request that hangs or goes super-linear, not a speed target (those are in
 # bench/hostile_input.py): the worst legitimate ticket takes well under a second here.
@@ -68,6 +74,11 @@ def _timed(client: TestClient, **request: object) -> tuple[int, float]:
     return response.status_code, time.perf_counter() - started
 
 
+def _post_json(client: TestClient, url: str, body: object) -> tuple[int, float]:
+    headers = {"content-type": "application/json"}
+    return _timed(client, method="POST", url=url, content=json.dumps(body), headers=headers)
+
+
 # ---------------------------------------------------------------- schemathesis
 
 
@@ -80,12 +91,7 @@ schema = _schema()
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=FIXED,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(FUZZ, max_examples=40)
 def test_the_api_never_answers_5xx(case: schemathesis.Case, app_client: TestClient) -> None:
     kwargs = case.as_transport_kwargs(base_url="")
     kwargs.pop("base_url", None)
@@ -100,35 +106,18 @@ def test_the_api_never_answers_5xx(case: schemathesis.Case, app_client: TestClie
 
 
 @given(text=hostile_text, key=st.text(any_char, max_size=20), value=hostile_text)
-@settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=FIXED,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(FUZZ, max_examples=60)
 def test_hostile_text_is_answered_or_refused(
     app_client: TestClient, text: str, key: str, value: str
 ) -> None:
     # json.dumps writes a lone surrogate as the escape JSON allows ("\ud800")
-    body = json.dumps({"text": text, "metadata": {key: value[:500]}})
-    status, elapsed = _timed(
-        app_client,
-        method="POST",
-        url="/classify",
-        content=body,
-        headers={"content-type": "application/json"},
-    )
+    single = {"text": text, "metadata": {key: value[:500]}}
+    status, elapsed = _post_json(app_client, "/classify", single)
     assert status < 500
     assert status in (200, 413, 422), status
     assert elapsed < BOUND_S
-    batch = json.dumps({"items": [{"text": text}, {"text": "I was charged twice"}]})
-    status, _ = _timed(
-        app_client,
-        method="POST",
-        url="/classify/batch",
-        content=batch,
-        headers={"content-type": "application/json"},
-    )
+    batch = {"items": [{"text": text}, {"text": "I was charged twice"}]}
+    status, _ = _post_json(app_client, "/classify/batch", batch)
     assert status == 200  # one bad item is that item's error, not the batch's
 
 
@@ -137,12 +126,7 @@ def test_hostile_text_is_answered_or_refused(
         st.tuples(st.text(any_char, max_size=30), st.sampled_from(VALUES)), min_size=1, max_size=3
     )
 )
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=FIXED,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(FUZZ, max_examples=40)
 def test_no_listed_pii_reaches_the_provider_whatever_surrounds_it(
     llm_client: TestClient, wire: WireServer, parts: list[tuple[str, str]]
 ) -> None:

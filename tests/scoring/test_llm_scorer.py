@@ -197,9 +197,12 @@ async def test_calls_run_concurrently_within_the_bound(wire: WireServer) -> None
     )
     elapsed = time.monotonic() - started
     assert len(results) == 6
-    assert 0.4 <= elapsed < 1.0  # two waves of three, not six in a row nor all at once
+    assert elapsed >= 0.4  # two waves of three at least, not all six at once
     received = sorted(r.received_at for r in wire.requests)
-    assert received[3] - received[0] >= 0.15  # the fourth waited for a free slot
+    # the first three were in flight together (each takes 0.2 s), the fourth waited for a slot;
+    # timestamps, not wall-clock totals, so a loaded machine cannot fail it
+    assert received[2] - received[0] < 0.2
+    assert received[3] - received[0] >= 0.15
 
 
 async def test_results_keep_ticket_order(wire: WireServer) -> None:

@@ -28,7 +28,14 @@ def _children(pid: int) -> list[int]:
     """uvicorn's worker processes (spawned), not multiprocessing's resource tracker."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(x) for x in path.read_text().split()] if path.exists() else []
-    return [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+    return [k for k in kids if b"spawn_main" in _cmdline(k)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # it exited between the listing and this read: not a worker
+        return b""
 
 
 async def _fire(base: str, n: int, concurrency: int, on_start: dict[int, float]) -> list[object]:

@@ -55,7 +55,6 @@ class Classifier:
     ) -> None:
         self.settings = settings
         self.rubrics = rubrics
-        self.redactor = redactor
         self.intake = Intake(settings, store=rubrics, scorers=variants, redactor=redactor)
         self.variants = variants
         self.observer = observer or NullPipelineObserver()

@@ -8,6 +8,8 @@ scorer, so they are redacted like the ticket.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from gateway.config import Settings
@@ -56,7 +58,7 @@ class Intake:
             return RubricSet.INLINE
         return req.rubric or self.settings.rubrics.default
 
-    def _rubric_for(self, req: ClassifyRequest) -> RubricSet:
+    def _rubric_for(self, req: ClassifyRequest, redactor: Redactor) -> RubricSet:
         limits = self.settings.limits
         if req.labels is not None:
             if req.rubric is not None:
@@ -67,7 +69,7 @@ class Intake:
                 )
             for i, label in enumerate(req.labels):
                 self._check_label(i, label)
-            return RubricSet.inline(req.labels)
+            return RubricSet.inline(self._redact_labels(req.labels, redactor))
         return self.rubrics.get(self.rubric_name(req))
 
     def _check_label(self, i: int, label: Label) -> None:
@@ -117,27 +119,24 @@ class Intake:
         self._check_metadata(req.metadata)
         scorer = self.variants.for_request(req.model, req.prompt)
         redactor = self._redactor_for(req)
-        rubric = self._rubric_for(req)
-        if req.labels is not None:
-            rubric = self._redact_labels(rubric, redactor)
+        rubric = self._rubric_for(req, redactor)
         axes = tuple(rubric.select_axes(req.axes))
         return Validated(rubric=rubric, axes=axes, redactor=redactor, scorer=scorer)
 
-    def _redact_labels(self, rubric: RubricSet, redactor: Redactor) -> RubricSet:
+    @staticmethod
+    def _redact_labels(labels: Sequence[Label], redactor: Redactor) -> Sequence[Label]:
         """Inline labels are caller text that reaches the scorer (a provider's prompt): their
         rubrics and examples are redacted like the ticket. Names stay: they are the answer."""
-        if redactor is self._passthrough:
-            return rubric
-        (axis,) = rubric.axes.values()
-        texts = [text for label in axis.labels for text in (label.rubric, *label.examples)]
+        if isinstance(redactor, PassThroughRedactor):
+            return labels
+        texts = [text for label in labels for text in (label.rubric, *label.examples)]
         redacted = iter(r.text for r in redactor.redact_batch(texts))
-        labels = [
+        return [
             label.model_copy(
                 update={
                     "rubric": next(redacted),
                     "examples": tuple(next(redacted) for _ in label.examples),
                 }
             )
-            for label in axis.labels
+            for label in labels
         ]
-        return RubricSet.inline(labels, rubric.thresholds)

@@ -225,9 +225,11 @@ def _register_area_commands() -> None:
     """Each area adds its own sub-commands (``rubric cache ...``, ``rubric eval ...``)."""
     from gateway.cache.cli import register as register_cache
     from gateway.evals.cli import register as register_evals
+    from gateway.learning.cli import register as register_learning
 
     register_cache(app)
     register_evals(app)
+    register_learning(app)
 
 
 _register_area_commands()

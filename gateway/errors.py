@@ -15,8 +15,12 @@ fields, files and limits, not content.
     │   ├── UnauthorizedError           401 unauthorized
     │   ├── ForbiddenError              403 forbidden
     │   ├── NotFoundError               404 not_found
-    │   │   └── RubricNotFoundError     404 rubric_not_found
+    │   │   ├── RubricNotFoundError     404 rubric_not_found
+    │   │   └── ItemNotFoundError       404 item_not_found  (a review item, a request id)
     │   ├── MethodNotAllowedError       405 method_not_allowed
+    │   ├── ConflictError               409 conflict
+    │   │   ├── LeaseHeldError          409 lease_held  (another reviewer holds the item)
+    │   │   └── LabelUnknownError       409 label_unknown  (not in the rubric as it is now)
     │   ├── TooLargeError               413
     │   │   ├── TextTooLongError        413 text_too_long
     │   │   ├── BatchTooLargeError      413 batch_too_large
@@ -28,10 +32,13 @@ fields, files and limits, not content.
     │   ├── ProviderError               502 provider_error
     │   ├── NotReadyError               503 not_ready
     │   ├── ProviderUnavailableError    503 provider_unavailable
+    │   ├── StoreUnavailableError       503 store_unavailable  (the labelled-data store)
     │   └── RequestTimeoutError         504 timeout
     └── SetupError                  the deployment's settings or files are unusable
         ├── ConfigError                 config_invalid  (settings, keys file, prompt)
         ├── ModelFileError              model_file_invalid  (an embedded model's files)
+        ├── NotEnoughLabelsError        not_enough_labels  (rubric train: labels named)
+        ├── PromotionRefusedError       promotion_refused  (rubric promote: the numbers)
         ├── evals.SuiteError            suite_invalid  (an eval suite file)
         └── evals.DataMissingError      suite_data_missing  (a suite's dataset is absent)
 
@@ -111,9 +118,28 @@ class RubricNotFoundError(NotFoundError):
     code = "rubric_not_found"
 
 
+class ItemNotFoundError(NotFoundError):
+    code = "item_not_found"
+
+
 class MethodNotAllowedError(RequestError):
     status = 405
     code = "method_not_allowed"
+
+
+class ConflictError(RequestError):
+    status = 409
+    code = "conflict"
+
+
+class LeaseHeldError(ConflictError):
+    code = "lease_held"
+
+
+class LabelUnknownError(ConflictError):
+    """A label the rubric no longer has (edited since the ticket was classified)."""
+
+    code = "label_unknown"
 
 
 class TooLargeError(RequestError):
@@ -182,6 +208,13 @@ class ProviderUnavailableError(ServiceError):
     code = "provider_unavailable"
 
 
+class StoreUnavailableError(ServiceError):
+    """The labelled-data store (SQLite file or PostgreSQL server) cannot be reached."""
+
+    status = 503
+    code = "store_unavailable"
+
+
 class RequestTimeoutError(ServiceError):
     status = 504
     code = "timeout"
@@ -206,3 +239,15 @@ class ModelFileError(SetupError):
 
     status = 503
     code = "model_file_invalid"
+
+
+class NotEnoughLabelsError(SetupError):
+    """``rubric train``: some labels have too few examples; the message names them."""
+
+    code = "not_enough_labels"
+
+
+class PromotionRefusedError(SetupError):
+    """``rubric promote``: the evidence does not say the head is better; the message says why."""
+
+    code = "promotion_refused"

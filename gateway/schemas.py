@@ -8,7 +8,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from gateway.rubrics import Label
@@ -135,6 +143,17 @@ class ClassifyResponse(BaseModel):
     cached: bool = False
     latency_ms: float
     metadata: dict[str, str] = Field(default_factory=dict)
+    # The redacted text the scores were computed on, for the labelled-data store; never part of
+    # the wire response (a private attribute is not serialised).
+    _redacted_text: str | None = PrivateAttr(None)
+
+    @property
+    def redacted_text(self) -> str | None:
+        return self._redacted_text
+
+    def with_redacted_text(self, text: str) -> ClassifyResponse:
+        self._redacted_text = text
+        return self
 
 
 class ErrorDetail(BaseModel):
@@ -190,3 +209,39 @@ class RubricListItem(BaseModel):
 
 
 RubricList.model_rebuild()
+
+
+class LabelBody(BaseModel):
+    """``POST /review/{id}/label``: confirm (the predicted label) or correct."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Ref
+    axis: Ref | None = Field(None, description="default: the item's primary axis")
+    reviewer: Ref | None = Field(None, description="the person, recorded beside the key id")
+
+
+class SkipBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reviewer: Ref | None = None
+
+
+class FeedbackBody(BaseModel):
+    """``POST /feedback``: a correction for any classified ticket, from any tool."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Ref | None = Field(None, description="the X-Request-ID /classify answered with")
+    external_id: Ref | None = Field(None, description="the ticket id sent in metadata")
+    rubric: Ref | None = Field(None, description="narrows an external id to one rubric set")
+    axis: Ref | None = Field(None, description="default: the ticket's primary axis")
+    label: Ref
+    who: Ref | None = Field(None, description="the person or tool, recorded beside the key id")
+    source: Literal["feedback", "helpdesk"] = "feedback"
+
+    @model_validator(mode="after")
+    def _one_id(self) -> FeedbackBody:
+        if (self.request_id is None) == (self.external_id is None):
+            raise ValueError("give exactly one of request_id and external_id")
+        return self

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +33,11 @@ def spacy_model() -> SpacyModel:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(cache={"dir": tmp_path / "cache"}, rubrics={"dir": RUBRICS})
+    return make_settings(
+        cache={"dir": tmp_path / "cache"},
+        rubrics={"dir": RUBRICS},
+        store={"data_dir": tmp_path / "data"},
+    )
 
 
 @pytest.fixture
@@ -91,3 +97,9 @@ def llm_client(
     app = create_app(settings, wait=True, local=local_scorer, nlp=spacy_model)
     with TestClient(app) as client:
         yield client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Settings built without a store section keep their labelled-data store (SQLite) in a
+    # directory of this session's, never in the checkout's .data/.
+    os.environ.setdefault("GATEWAY_DATA_DIR", tempfile.mkdtemp(prefix="rubric-test-data-"))

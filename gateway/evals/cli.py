@@ -6,6 +6,7 @@ the consoles, so ``rubric --help`` stays fast (matplotlib and the model load on 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -36,6 +37,7 @@ from gateway.evals.comparison import compare_runs
 from gateway.evals.evaluate import evaluate_suite
 from gateway.evals.gates import check_baseline
 from gateway.evals.predictions import read_predictions
+from gateway.evals.queue_budget import review_for_budget
 from gateway.evals.report import report_dir, write_report
 from gateway.evals.report_text import runs_table
 from gateway.evals.runner import ClassifierFactory, EvalOptions, real_factory
@@ -192,7 +194,7 @@ def calibrate_command(
 
 
 def thresholds_command(
-    suite: Annotated[Path, typer.Argument(help="suite YAML")],
+    suite: Annotated[Path | None, typer.Argument(help="suite YAML")] = None,
     precision: Annotated[
         float, typer.Option(help="auto-routed tickets must be right this often")
     ] = 0.95,
@@ -207,8 +209,24 @@ def thresholds_command(
     seed: Seed = None,
     no_cache: NoCache = False,
     require_data: RequireData = False,
+    queue_budget: Annotated[
+        float | None,
+        typer.Option(help="size the review band to about this many tickets a day (the store)"),
+    ] = None,
+    rubric: Annotated[
+        str | None, typer.Option(help="with --queue-budget: the served rubric set")
+    ] = None,
+    days: Annotated[float, typer.Option(help="with --queue-budget: traffic to look at")] = 7.0,
 ) -> None:
-    """Recommend auto_route / review thresholds from labelled data."""
+    """Recommend auto_route / review thresholds from labelled data; with --queue-budget N, the
+    review threshold that makes the daily review queue about N tickets at the observed volume."""
+    if queue_budget is not None:
+        _queue_budget(rubric, queue_budget, days)
+        if suite is None:
+            return
+    if suite is None:
+        err.print("[red]error[/red] give a suite, or --queue-budget N --rubric NAME")
+        raise typer.Exit(EXIT_USAGE)
     loaded = load_or_exit(suite, data_dir)
     options = EvalOptions(sample=sample, seed=seed, split=split, cache=not no_cache)
     try:
@@ -259,6 +277,47 @@ def thresholds_command(
             highlight=False,
         )
         out.print(f"thresholds: {{auto_route: {auto:.2f}, review: {review:.2f}}}", highlight=False)
+
+
+def _queue_budget(rubric: str | None, budget: float, days: float) -> None:
+    from gateway.config import get_settings
+    from gateway.rubrics import RubricStore
+    from gateway.store import open_store
+
+    settings = get_settings()
+    name = rubric or settings.rubrics.default
+    served = RubricStore(settings.rubrics.dir).get(name)
+    axis = served.primary_axis
+    now = datetime.now(UTC)
+    store = open_store(settings.store.url)
+    try:
+        points = store.drift_points(rubric=name, axis=axis, since=now - timedelta(days=days))
+    finally:
+        store.close()
+    if not points:
+        err.print(f"no classified tickets of {name!r} in the last {days:g} days in the store")
+        raise typer.Exit(EXIT_USAGE)
+    # a store younger than the window: the volume is per day of traffic actually seen
+    span = max((now - points[0].at).total_seconds() / 86400, 1 / 24)
+    thresholds = served.thresholds_for(axis)
+    q = review_for_budget(
+        [p.confidence for p in points],
+        days=min(days, span),
+        auto_route=thresholds.auto_route,
+        current_review=thresholds.review,
+        budget=budget,
+    )
+    out.print(
+        f"{name}.{axis}: {q.tickets} tickets over {q.days:.1f} days ({q.per_day:.0f}/day); "
+        f"review band now {q.current_per_day:.1f}/day at review {q.current_review:.2f}",
+        highlight=False,
+    )
+    note = " (every unsure ticket: the budget exceeds the traffic)" if q.exhausted else ""
+    out.print(
+        f"for ~{budget:g}/day: thresholds: {{auto_route: {q.auto_route:.2f}, review: "
+        f"{q.review:.3f}}} → {q.expected_per_day:.1f}/day{note}",
+        highlight=False,
+    )
 
 
 def compare_command(

@@ -7,6 +7,7 @@ decision     decide_axis, decide_ticket: thresholds, floors, rules, fallback dow
 calibration  stored calibrations (``rubric calibrate``), applied after the cache
 batching     MicroBatcher: concurrent requests share a batch on a batch-native scorer
 observer     PipelineObserver (metrics), TimedScorer
+heads        Heads: trained heads in shadow and promoted, read from the model registry
 """
 
 from gateway.pipeline.batching import MicroBatcher
@@ -25,6 +26,7 @@ from gateway.pipeline.calibration import (
 )
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
 from gateway.pipeline.rules import apply_rules
 
@@ -34,6 +36,8 @@ __all__ = [
     "CalibrationStore",
     "Classifier",
     "GatewayObserver",
+    "HeadRegistry",
+    "Heads",
     "MicroBatcher",
     "NullGatewayObserver",
     "NullPipelineObserver",

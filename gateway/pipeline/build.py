@@ -18,6 +18,7 @@ from gateway.cache import (
 )
 from gateway.config import Settings
 from gateway.pipeline.classifier import Classifier
+from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
 from gateway.providers import NullObserver, ProviderObserver
 from gateway.redaction import Redactor, SpacyModel, build_redactor
@@ -51,13 +52,18 @@ def build_classifier(
     redactor: Redactor | None = None,
     scorer: Scorer | None = None,
     observer: GatewayObserver | None = None,
+    registry: HeadRegistry | None = None,
 ) -> Classifier:
     """Everything /classify needs. Any part given is used as it is (models already loaded, a
-    test's scorer); the rest is built from ``settings``. ``Classifier.close()`` closes the
-    cache opened here."""
+    test's scorer); the rest is built from ``settings``. With a ``registry`` (the store), a
+    rubric whose trained head is promoted is served head first. ``Classifier.close()`` closes
+    the cache opened here."""
     observer = observer or NullGatewayObserver()
+    if scorer is None or registry is not None:
+        local = local or build_local_scorer(settings.local)
     if scorer is None:
-        scorer = build_scorer(settings, local or build_local_scorer(settings.local), observer)
+        assert local is not None
+        scorer = build_scorer(settings, local, observer)
     store: ResultStore = (
         open_cache(settings.cache, observer) if settings.cache.enabled else NullStore()
     )
@@ -66,12 +72,24 @@ def build_classifier(
         # timing inside the cache: the score stage times scoring, not cache hits
         return CachingScorer(TimedScorer(inner, observer), store, observer=observer)
 
+    heads = (
+        Heads(
+            registry,
+            local.encoder,
+            inner=scorer,
+            wrap=served,
+            refresh_s=settings.store.heads_refresh_s,
+        )
+        if registry is not None and local is not None
+        else None
+    )
     return Classifier(
         settings=settings,
         rubrics=rubrics or RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s),
         redactor=redactor or build_redactor(settings.redaction, nlp),
         variants=ScorerVariants(scorer, settings.scoring, wrap=served),
         observer=observer,
+        heads=heads,
         on_close=[store.close],
     )
 

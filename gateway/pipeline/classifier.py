@@ -14,6 +14,7 @@ from gateway.errors import GatewayError
 from gateway.pipeline.batching import Lanes
 from gateway.pipeline.calibration import CalibrationKey, CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.heads import Heads
 from gateway.pipeline.intake import Intake, Validated
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
 from gateway.pipeline.rules import apply_rules
@@ -41,6 +42,7 @@ class _Prepared(BaseModel):
 class Classifier:
     """Validate, redact, apply rules, score, decide. ``variants`` serves the start-up scorer
     and the requests' overrides, each already wrapped in what serves it (the result cache);
+    ``heads`` serves a rubric whose trained head is promoted with the head first;
     ``on_close`` releases what the builder opened for it."""
 
     def __init__(
@@ -51,6 +53,7 @@ class Classifier:
         variants: ScorerVariants,
         *,
         observer: PipelineObserver | None = None,
+        heads: Heads | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.settings = settings
@@ -58,6 +61,7 @@ class Classifier:
         self.intake = Intake(settings, store=rubrics, scorers=variants, redactor=redactor)
         self.variants = variants
         self.observer = observer or NullPipelineObserver()
+        self.heads = heads
         self.floors = settings.floors
         self.calibrations = CalibrationStore()
         self._on_close = tuple(on_close)
@@ -117,13 +121,19 @@ class Classifier:
                 out[i] = _Prepared(
                     rubric=v.rubric,
                     axes=v.axes,
-                    scorer=v.scorer,
+                    scorer=self._served_by(v),
                     redacted=text,
                     was_redacted=v.redacted,
                     flags=apply_rules(v.rubric, text.text, list(v.axes)),  # redacted text only
                     metadata=reqs[i].metadata,
                 )
         return out.filled()
+
+    def _served_by(self, v: Validated) -> Scorer:
+        """The request's scorer; with no override, a promoted head first where there is one."""
+        if self.heads is None or v.scorer is not self.variants.base:
+            return v.scorer
+        return self.heads.promoted(v.rubric.name, v.rubric.fingerprint) or v.scorer
 
     async def _score_group(self, items: list[_Prepared]) -> list[ScoreOutcome]:
         """Score items that share a rubric, axes and scorer in one scorer call. A ticket the
@@ -143,7 +153,8 @@ class Classifier:
         """Apply a stored calibration (``rubric calibrate``) after the cache, so refitting
         takes effect without busting cached results."""
         scored = result.axes[axis]
-        thresholds = rubric.thresholds_for(axis)
+        # a trained head answers with thresholds fitted on its own cross-validated predictions
+        thresholds = result.thresholds.get(axis) or rubric.thresholds_for(axis)
         path = self.rubrics.path_of(rubric.name)
         cal = (
             self.calibrations.find(path, self._calibration_key(rubric, axis, result))
@@ -204,7 +215,7 @@ class Classifier:
             cached=result.origin == "cache",
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             metadata=item.metadata,
-        )
+        ).with_redacted_text(item.redacted.text)
 
     # ------------------------------------------------------------------ API
 

@@ -6,6 +6,8 @@ probabilities (DESIGN.md §1, §5).
     encoder       the embedded MiniLM encoder (onnxruntime)
     local         LocalScorer: the embedded model (the default)
     cascade       CascadeScorer: local first, a provider scorer where local is unsure
+    head          TrainedHead, load_head, HeadScorer: a head trained on reviewers' labels
+    head_cascade  HeadCascade: a promoted head first, the previous scorer where it is unsure
     fallback      LocalFallbackScorer: the embedded model's answer during a provider outage
     variants      per-request model/prompt overrides
     factory       build_local_scorer, build_scorer, check_scorer
@@ -31,6 +33,8 @@ from gateway.scoring.distribution import entropy, margin, normalise, softmax, to
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.factory import build_local_scorer, build_scorer, check_scorer
 from gateway.scoring.fallback import LocalFallbackScorer, as_local_fallback
+from gateway.scoring.head import Embedder, HeadMeta, HeadScorer, TrainedHead, head_id, load_head
+from gateway.scoring.head_cascade import HeadCascade, HeadCascadeStats
 from gateway.scoring.local import LocalScorer
 from gateway.scoring.variants import ScorerVariants
 
@@ -40,7 +44,12 @@ __all__ = [
     "CascadeScorer",
     "CascadeStats",
     "Checkable",
+    "Embedder",
     "Encoder",
+    "HeadCascade",
+    "HeadCascadeStats",
+    "HeadMeta",
+    "HeadScorer",
     "LocalFallbackScorer",
     "LocalScorer",
     "Overridable",
@@ -48,6 +57,7 @@ __all__ = [
     "ScoreResult",
     "Scorer",
     "ScorerVariants",
+    "TrainedHead",
     "Wrapper",
     "as_local_fallback",
     "build_local_scorer",
@@ -55,6 +65,8 @@ __all__ = [
     "check_scorer",
     "config_fingerprint",
     "entropy",
+    "head_id",
+    "load_head",
     "margin",
     "normalise",
     "softmax",

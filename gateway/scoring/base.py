@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
-from gateway.rubrics import RubricSet
+from gateway.rubrics import RubricSet, Thresholds
 from gateway.schemas import Usage
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ class ScoreResult(BaseModel):
         False,
         description="the embedded model answered because the provider was unavailable: never "
         "auto-routed, never cached",
+    )
+    thresholds: dict[str, Thresholds] = Field(
+        default_factory=dict,
+        description="per axis, thresholds of the scorer's own that replace the rubric's (a "
+        "trained head's, fitted on its cross-validated predictions)",
     )
     # How this answer reached the caller; a fact about one delivery, so never stored.
     origin: Literal["scored", "cache", "joined"] = Field("scored", exclude=True)

@@ -8,8 +8,10 @@ corrupted or swapped file fails at start-up with its name instead of producing q
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,17 @@ class Encoder:
         model_bytes = verify_file(model_path, model_sha256)
         tokenizer_bytes = verify_file(tokenizer_path, tokenizer_sha256)
 
+        # verified above: these are the digests of the very bytes loaded
+        self._identity = {
+            "model": self.model_id,
+            "model_sha256": model_sha256,
+            "tokenizer_sha256": tokenizer_sha256,
+            "max_tokens": max_tokens,
+            "pooling": "mean",
+            "normalise": "l2",
+            "dim": DIM,
+        }
+
         self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         # The file pads to a fixed 128; padding to the longest in the chunk is what we want.
@@ -89,6 +102,15 @@ class Encoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         # onnxruntime sessions are thread-safe for run(); the tokenizer is not documented so.
         self._tok_lock = threading.Lock()
+
+    @cached_property
+    def sha256(self) -> str:
+        """Identifies the embeddings exactly: the weight and tokenizer files' digests (each
+        checked against the bytes loaded, so no file is read again) and every setting that
+        changes a vector (truncation, pooling, normalisation). A trained head records it and
+        refuses an encoder whose vectors it was not trained on."""
+        canonical = json.dumps(self._identity, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed texts; rows are unit vectors in input order."""

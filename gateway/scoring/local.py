@@ -70,6 +70,11 @@ class LocalScorer:
         self._lock = threading.Lock()
 
     @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder it scores with (trained heads embed with the same one)."""
+        return self._encoder
+
+    @property
     def model(self) -> str:
         return self._encoder.model_id
 

@@ -16,6 +16,7 @@ from gateway.scoring import LocalScorer, Scorer
 from gateway.server.errors import install_error_handlers
 from gateway.server.limits import LimitsMiddleware
 from gateway.server.metrics import Metrics
+from gateway.server.review import router as review_router
 from gateway.server.routes import router
 from gateway.server.security import Guard, docs_router, log_access_mode
 from gateway.server.state import AppState, Parts
@@ -68,6 +69,7 @@ def create_app(
         openapi_url=None,
     )
     app.include_router(router)
+    app.include_router(review_router)
     app.include_router(docs_router)
     install_error_handlers(app)
     # Keys are parsed here, not in the lifespan, so a bad keys file fails the start loudly.

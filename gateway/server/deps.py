@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.errors import NotReadyError
+from gateway.errors import NotReadyError, StoreUnavailableError
 from gateway.pipeline import Classifier
 from gateway.server.security import Principal, authorize, identify, may_see_details
 from gateway.server.state import AppState
+from gateway.store import Store
 
 
 def app_state(request: Request) -> AppState:
@@ -26,8 +27,20 @@ def ready_classifier(state: Annotated[AppState, Depends(app_state)]) -> Classifi
     return state.classifier
 
 
+def ready_store(state: Annotated[AppState, Depends(app_state)]) -> Store:
+    """The labelled-data store, or 503 ``store_unavailable``."""
+    if state.store is None:
+        if not state.settings.store.enabled:
+            raise StoreUnavailableError("the labelled-data store is off (GATEWAY_STORE_ENABLED)")
+        if state.startup_error:
+            raise NotReadyError(f"the gateway failed to start: {state.startup_error}")
+        raise NotReadyError("the store is still opening; retry shortly")
+    return state.store
+
+
 State = Annotated[AppState, Depends(app_state)]
 Ready = Annotated[Classifier, Depends(ready_classifier)]
+Stored = Annotated[Store, Depends(ready_store)]
 Caller = Annotated[Principal, Depends(authorize)]  # a key (when configured) and a token
 Identified = Annotated[Principal, Depends(identify)]  # a key (when configured), no token
 SeesDetails = Annotated[bool, Depends(may_see_details)]  # /healthz may say why start-up failed

@@ -16,14 +16,18 @@ Nothing here ever sees ticket text: labels are routes, statuses, rubric and labe
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -36,6 +40,10 @@ from gateway.providers import CallOutcome
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyResponse
 
+if TYPE_CHECKING:
+    # the type only: drift's scipy stays out of the server's import
+    from gateway.learning.drift import DriftReport
+
 # The *_created gauges double the output and nobody graphs them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -45,6 +53,8 @@ _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 # ScoreResult.scorer values; "local-fallback" is scoring.base.LOCAL_FALLBACK (an outage answer)
 _SCORERS = ("local", "llm", "logprob", "local-fallback")
+
+_DRIFT_LABELS = ("rubric", "fingerprint", "axis")
 
 
 def _multiproc_dir() -> str | None:
@@ -125,6 +135,53 @@ class Metrics:
         self.rate_limited_total = Counter(
             "gateway_rate_limited", "Requests refused by the rate limit", registry=r
         )
+        self.observations_recorded_total = Counter(
+            "gateway_observations_recorded", "Classified tickets written to the store", registry=r
+        )
+        self.observations_lost_total = Counter(
+            "gateway_observations_lost",
+            "Classified tickets not stored: the recorder's queue was full",
+            registry=r,
+        )
+        self.store_failures = Counter(
+            "gateway_store_failures", "Store writes that failed (the batch is retried)", registry=r
+        )
+
+        # "mostrecent": a drift value is a fact about the store, not about the worker that
+        # computed it: the newest report wins, summing or max-ing workers' copies would be wrong,
+        # and it stays after that worker exits (the "live" modes would drop it).
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, _DRIFT_LABELS, multiprocess_mode="mostrecent", registry=r)
+
+        self.drift_psi = gauge(
+            "gateway_drift_psi",
+            "PSI of the predicted-label shares against the fingerprint's reference window, "
+            "less the sampling floor; newest full window",
+        )
+        self.drift_mean_confidence = gauge(
+            "gateway_drift_mean_confidence",
+            "Mean calibrated top probability (estimated accuracy), newest full window",
+        )
+        self.drift_none_fits_share = gauge(
+            "gateway_drift_none_fits_share", "Share of tickets marked none_fits, newest window"
+        )
+        self.drift_estimated_accuracy = gauge(
+            "gateway_drift_estimated_accuracy",
+            "Mean confidence of the human-labelled tickets, newest window (NaN: none)",
+        )
+        self.drift_observed_accuracy = gauge(
+            "gateway_drift_observed_accuracy",
+            "Share of human-labelled tickets whose label is the top label (NaN: none)",
+        )
+        self.drift_warnings = Counter(
+            "gateway_drift_warnings",
+            "Newest full windows whose PSI passed the warning level (each counted once)",
+            ["rubric", "axis"],
+            registry=r,
+        )
+        # per (rubric, axis): the fingerprint its gauges carry, the last window counted
+        self._drift_fingerprint: dict[tuple[str, str], str] = {}
+        self._drift_counted: dict[tuple[str, str], datetime] = {}
 
     def text(self) -> bytes:
         """Prometheus text format: this app's counters, or every worker's files summed."""
@@ -201,3 +258,50 @@ class Metrics:
     # -- AccessObserver (server.security)
     def rate_limited(self) -> None:
         self.rate_limited_total.inc()
+
+    # -- RecorderObserver (learning.recorder)
+    def observations_recorded(self, n: int) -> None:
+        self.observations_recorded_total.inc(n)
+
+    def observations_lost(self, n: int) -> None:
+        self.observations_lost_total.inc(n)
+
+    def store_failed(self) -> None:
+        self.store_failures.inc()
+
+    # -- DriftObserver (learning.drift)
+    def drift(self, report: DriftReport) -> None:
+        """The gauges from the report's newest full window that is not small (none: left as
+        they were); the counter once per such window that warns (a report recomputed over the
+        same window does not count it again; per process: compute drift in one)."""
+        w = report.latest
+        if w is None:
+            return
+        key = (report.rubric, report.axis)
+        fingerprint = w.fingerprint[:12]
+        gauges = (
+            self.drift_psi,
+            self.drift_mean_confidence,
+            self.drift_none_fits_share,
+            self.drift_estimated_accuracy,
+            self.drift_observed_accuracy,
+        )
+        old = self._drift_fingerprint.get(key)
+        if old is not None and old != fingerprint and _multiproc_dir() is None:
+            # an edited rubric: the old fingerprint's series would go stale (the files of
+            # multiprocess mode cannot drop a series: there it stays, at its last value)
+            for g in gauges:
+                g.remove(report.rubric, old, report.axis)
+        self._drift_fingerprint[key] = fingerprint
+        values = (
+            w.psi,
+            w.mean_confidence,
+            w.none_fits_share,
+            math.nan if w.estimated_accuracy is None else w.estimated_accuracy,
+            math.nan if w.observed_accuracy is None else w.observed_accuracy,
+        )
+        for g, value in zip(gauges, values, strict=True):
+            g.labels(report.rubric, fingerprint, report.axis).set(value)
+        if w.warn and self._drift_counted.get(key) != w.start:
+            self._drift_counted[key] = w.start
+            self.drift_warnings.labels(report.rubric, report.axis).inc()

@@ -47,6 +47,7 @@ async def classify(
     principal.check_rubric(classifier.rubric_name(body))
     resp = await classifier.classify(body)
     state.metrics.response(resp)
+    state.record(resp)
     return resp
 
 
@@ -75,6 +76,7 @@ async def classify_batch(
             slots[index] = BatchItem(index=index, error=error_body(outcome).error)
         else:
             state.metrics.response(outcome)
+            state.record(outcome, index)
             slots[index] = BatchItem(index=index, result=outcome)
     results = slots.filled()
     failed = sum(1 for r in results if r.error is not None)

@@ -9,11 +9,16 @@ import threading
 from typing import NamedTuple
 
 from gateway.config import Settings
+from gateway.learning.recorder import Recorder
 from gateway.pipeline import Classifier, build_classifier, check_classifier
 from gateway.redaction import Redactor, SpacyModel
 from gateway.rubrics import RubricStore
+from gateway.schemas import ClassifyResponse
 from gateway.scoring import LocalScorer, Scorer
+from gateway.server.drift_watch import DriftWatch
 from gateway.server.metrics import Metrics
+from gateway.server.telemetry import request_id_var
+from gateway.store import Store, open_store
 
 log = logging.getLogger("gateway")
 
@@ -35,12 +40,19 @@ class AppState:
         self.metrics = metrics
         self.rubrics = RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s)
         self.classifier: Classifier | None = None
+        self.store: Store | None = None  # the labelled-data store, unless GATEWAY_STORE_ENABLED=0
+        self.recorder: Recorder | None = None
+        self.drift: DriftWatch | None = None
         self.startup_error: str | None = None
         self.loaded = threading.Event()
         self._parts = parts
 
     def load(self) -> None:
         try:
+            if self.settings.store.enabled:
+                # migrations run here, in the loader thread; a store that cannot be opened
+                # fails the start with its reason, like an unusable model file
+                self.store = open_store(self.settings.store.url)
             classifier = build_classifier(
                 self.settings,
                 rubrics=self.rubrics,
@@ -49,6 +61,7 @@ class AppState:
                 redactor=self._parts.redactor,
                 scorer=self._parts.scorer,
                 observer=self.metrics,
+                registry=self.store,
             )
             try:
                 # This loader thread has no event loop, so the check gets its own. Safe: litellm
@@ -58,6 +71,12 @@ class AppState:
             except BaseException:
                 classifier.close()
                 raise
+            if self.store is not None:
+                self.recorder = Recorder(
+                    self.store, self.settings.store, heads=classifier.heads, observer=self.metrics
+                )
+                self.drift = DriftWatch(self.store, self.rubrics, self.settings.store, self.metrics)
+                self.drift.start()
             self.classifier = classifier
         except Exception as exc:  # reported by /healthz and the log, not swallowed
             self.startup_error = f"{type(exc).__name__}: {exc}"
@@ -65,6 +84,21 @@ class AppState:
         finally:
             self.loaded.set()
 
+    def record(self, resp: ClassifyResponse, index: int | None = None) -> None:
+        """Hand a response to the store's writer (never blocks). A batch's ticket ``i`` is
+        recorded under request id ``<request id>/<i>``, so feedback can name one ticket."""
+        if self.recorder is not None:
+            rid = request_id_var.get()
+            if rid is not None and index is not None:
+                rid = f"{rid}/{index}"
+            self.recorder.submit(resp, rid)
+
     def close(self) -> None:
+        if self.drift is not None:
+            self.drift.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.classifier is not None:
             self.classifier.close()
+        if self.store is not None:
+            self.store.close()

@@ -11,7 +11,13 @@ from pydantic import BaseModel
 from gateway.config import Settings
 from gateway.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from gateway.server.security.clients import TrustedProxies
-from gateway.server.security.keys import ApiKey, KeyStore, load_metrics_keys, presented_key
+from gateway.server.security.keys import (
+    ApiKey,
+    KeyStore,
+    Role,
+    load_metrics_keys,
+    presented_key,
+)
 from gateway.server.security.ratelimit import SharedTokenBucket
 
 
@@ -48,6 +54,19 @@ class Principal(BaseModel):
     def check_rubric(self, rubric: str) -> None:
         if not self.may_use(rubric):
             raise ForbiddenError(f"this API key is not allowed the rubric set {rubric!r}")
+
+    def has(self, role: Role) -> bool:
+        """Every role on a keyless (loopback-only) gateway; else the key's."""
+        return self.key is None or self.key.has(role)
+
+    def require(self, role: Role) -> None:
+        if not self.has(role):
+            raise ForbiddenError(f"this API key does not have the {role!r} role")
+
+    @property
+    def who(self) -> str:
+        """How labels name their author: the key id, never the key."""
+        return self.id
 
 
 class Guard:

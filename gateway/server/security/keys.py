@@ -1,5 +1,9 @@
 """API keys: stored as sha256 digests (GATEWAY_API_KEYS and the keys file), looked up in
-constant time, optionally restricted to some rubric sets."""
+constant time, optionally restricted to some rubric sets, each with its roles.
+
+Roles: ``classify`` (the default), ``feedback`` (POST /feedback), ``reviewer`` (the review queue,
+and feedback), ``export`` (GET /labels/export), ``editor`` (rubric editing), ``admin`` (all of
+them). A plain classify key cannot read the queue: tickets there are other teams' traffic."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import hashlib
 import hmac
 import re
 from pathlib import Path
+from typing import Literal, get_args
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +23,15 @@ from gateway.rubrics import RubricSet
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 INLINE = RubricSet.INLINE  # the rubric-set name a restricted key must list for inline labels
 
+Role = Literal["classify", "feedback", "reviewer", "export", "editor", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+# what a role brings with it besides itself
+_IMPLIES: dict[Role, frozenset[Role]] = {
+    "admin": frozenset(ROLES),
+    "reviewer": frozenset({"feedback"}),
+}
+DEFAULT_ROLES: frozenset[Role] = frozenset({"classify"})
+
 
 class ApiKey(BaseModel):
     """One configured key: its digest and, optionally, the rubric sets it may use."""
@@ -26,6 +40,7 @@ class ApiKey(BaseModel):
 
     digest: str
     rubrics: frozenset[str] | None = None  # None: every rubric set
+    roles: frozenset[Role] = DEFAULT_ROLES
 
     @property
     def id(self) -> str:
@@ -40,6 +55,9 @@ class ApiKey(BaseModel):
     def allows(self, rubric: str) -> bool:
         return self.rubrics is None or rubric in self.rubrics
 
+    def has(self, role: Role) -> bool:
+        return any(role == held or role in _IMPLIES.get(held, ()) for held in self.roles)
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -53,9 +71,36 @@ def _parse_digest(raw: str, where: str) -> str:
     return digest
 
 
+def _parse_roles(raw: str, where: str) -> frozenset[Role]:
+    names = [r.strip() for r in raw.split(",") if r.strip()]
+    unknown = [n for n in names if n not in ROLES]
+    if unknown or not names:
+        raise ConfigError(f"{where}: unknown role(s) {unknown or [raw]}; roles: {list(ROLES)}")
+    return frozenset(n for n in ROLES if n in names)
+
+
+def _parse_line(line: str, where: str) -> ApiKey:
+    """``digest [rubric1,rubric2] [roles=reviewer,export]``; ``rubrics=a,b`` also names sets."""
+    digest, *fields = line.split()
+    rubrics: frozenset[str] | None = None
+    roles = DEFAULT_ROLES
+    for field in fields:
+        name, eq, value = field.partition("=")
+        if eq and name == "roles":
+            roles = _parse_roles(value, where)
+        elif eq and name != "rubrics":
+            raise ConfigError(f"{where}: unknown field {name!r}; fields: rubrics=, roles=")
+        else:
+            listed = value if eq else field
+            names = frozenset(r.strip() for r in listed.split(",") if r.strip())
+            rubrics = (rubrics or frozenset()) | names
+    return ApiKey(digest=_parse_digest(digest, where), rubrics=rubrics or None, roles=roles)
+
+
 def load_keys(settings: Settings) -> list[ApiKey]:
-    """GATEWAY_API_KEYS (digests, any rubric) plus the keys file: ``digest [rubric1,rubric2]``
-    a line, ``#`` comments and blank lines ignored."""
+    """GATEWAY_API_KEYS (digests, any rubric, role classify) plus the keys file: a line
+    ``digest [rubric1,rubric2] [roles=reviewer,export]``, ``#`` comments and blank lines
+    ignored."""
     keys = [
         ApiKey(digest=_parse_digest(d, f"GATEWAY_API_KEYS[{i}]"))
         for i, d in enumerate(settings.access.api_keys)
@@ -70,9 +115,7 @@ def load_keys(settings: Settings) -> list[ApiKey]:
             line = line.split("#", 1)[0].strip()
             if not line:
                 continue
-            digest, _, rest = line.partition(" ")
-            names = frozenset(r.strip() for r in rest.split(",") if r.strip())
-            keys.append(ApiKey(digest=_parse_digest(digest, f"{path}:{n}"), rubrics=names or None))
+            keys.append(_parse_line(line, f"{path}:{n}"))
     return keys
 
 

@@ -1,4 +1,4 @@
-"""Settings: one ``Settings`` object made of sections, each read from the environment.
+"""The serving sections of ``Settings``, each its own ``BaseSettings`` read from the environment.
 
 Every section is its own ``BaseSettings`` and reads the ``GATEWAY_*`` variables it has always
 read (``GATEWAY_CACHE_DIR`` is ``settings.cache.dir``, ``GATEWAY_LLM_TIMEOUT_S`` is
@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -29,19 +24,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 ScorerKind = Literal["local", "llm", "logprob", "cascade"]
 PROVIDER_SCORERS: frozenset[str] = frozenset({"llm", "logprob", "cascade"})
 
 
-def _section(prefix: str = "GATEWAY_") -> SettingsConfigDict:
+def section(prefix: str = "GATEWAY_") -> SettingsConfigDict:
     # populate_by_name: a field with an env alias is still set by its name in code and tests
     return SettingsConfigDict(env_prefix=prefix, extra="forbid", populate_by_name=True)
 
 
 class ServerSettings(BaseSettings):
-    model_config = _section()
+    model_config = section()
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -53,7 +48,7 @@ class LimitSettings(BaseSettings):
     """What one request may carry. Length limits are checked by the pipeline, so that the error
     names the limit and the batch endpoint reports them per ticket."""
 
-    model_config = _section()
+    model_config = section()
 
     max_text_chars: int = Field(20_000, ge=1)
     max_batch: int = Field(256, ge=1)
@@ -65,7 +60,7 @@ class LimitSettings(BaseSettings):
 
 
 class RubricSettings(BaseSettings):
-    model_config = _section()
+    model_config = section()
 
     dir: Path = Field(PROJECT_ROOT / "rubrics", validation_alias="GATEWAY_RUBRICS_DIR")
     default: str = Field("support", validation_alias="GATEWAY_DEFAULT_RUBRIC")
@@ -77,7 +72,7 @@ class LocalSettings(BaseSettings):
     """The embedded encoder. Defaults measured on shared data (README, "The embedded scorer"):
     bench/fit_local_params.py, T minimising NLL and a class-balanced logistic of cosine."""
 
-    model_config = _section("GATEWAY_LOCAL_")
+    model_config = section("GATEWAY_LOCAL_")
 
     temperature: float = Field(0.053, gt=0)
     raw_center: float = 0.30
@@ -113,7 +108,7 @@ class Floors(BaseSettings):
     correct label, so two labels must both match as well as a typical right answer does.
     """
 
-    model_config = _section()
+    model_config = section()
 
     none_fits: float = Field(0.30, ge=0, le=1, validation_alias="GATEWAY_NONE_FITS_FLOOR")
     multi_fit: float = Field(0.95, ge=0, le=1, validation_alias="GATEWAY_MULTI_FIT_FLOOR")
@@ -131,7 +126,7 @@ class Floors(BaseSettings):
 class CacheSettings(BaseSettings):
     """The result cache (diskcache)."""
 
-    model_config = _section("GATEWAY_CACHE_")
+    model_config = section("GATEWAY_CACHE_")
 
     dir: Path = PROJECT_ROOT / ".cache" / "results"
     enabled: bool = True
@@ -142,7 +137,7 @@ class CacheSettings(BaseSettings):
 class RetryPolicy(BaseSettings):
     """Retries of one model's transient faults (429, 5xx, timeouts, connection errors)."""
 
-    model_config = _section()
+    model_config = section()
 
     max_retries: int = Field(3, ge=0, description="retries per model after the first try")
     backoff_initial_s: float = Field(0.5, gt=0)
@@ -153,7 +148,7 @@ class RetryPolicy(BaseSettings):
 class ProviderSettings(BaseSettings):
     """The provider client: which model chain, where, and how patiently."""
 
-    model_config = _section()
+    model_config = section()
 
     model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
     fallback_models: tuple[str, ...] = ()
@@ -190,7 +185,7 @@ class ProviderSettings(BaseSettings):
 class ScoringSettings(BaseSettings):
     """Which scorer answers, with which prompt, and what a request may override."""
 
-    model_config = _section()
+    model_config = section()
 
     # None: cascade when a model is set, else local (Settings.scorer_kind)
     scorer: ScorerKind | None = None
@@ -214,7 +209,7 @@ class ScoringSettings(BaseSettings):
 class RedactionSettings(BaseSettings):
     """Presidio redaction."""
 
-    model_config = _section("GATEWAY_REDACTION_")
+    model_config = section("GATEWAY_REDACTION_")
 
     enabled: bool = Field(True, validation_alias="GATEWAY_REDACT")
     allow_unredacted: bool = Field(
@@ -233,7 +228,7 @@ class RedactionSettings(BaseSettings):
 
 
 class AccessSettings(BaseSettings):
-    model_config = _section()
+    model_config = section()
 
     api_keys: tuple[str, ...] = Field((), description="sha256 hex digests of API keys")
     api_keys_file: Path | None = None
@@ -269,85 +264,3 @@ class AccessSettings(BaseSettings):
             except ValueError:
                 raise ValueError(f"entry {index} is not an IP address or CIDR network") from None
         return value
-
-
-class Settings(BaseModel):
-    """Every section; built once (``create_app(settings)``) and handed to what needs it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    server: ServerSettings = Field(default_factory=ServerSettings)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
-    rubrics: RubricSettings = Field(default_factory=RubricSettings)
-    local: LocalSettings = Field(default_factory=LocalSettings)
-    floors: Floors = Field(default_factory=Floors)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-    provider: ProviderSettings = Field(default_factory=ProviderSettings)
-    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
-    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
-    access: AccessSettings = Field(default_factory=AccessSettings)
-
-    @model_validator(mode="after")
-    def _provider_scorer_has_a_model(self) -> Self:
-        kind = self.scoring.scorer
-        if kind in PROVIDER_SCORERS and not self.provider.model:
-            raise ValueError(f"GATEWAY_SCORER={kind} needs GATEWAY_MODEL (a litellm model string)")
-        return self
-
-    @property
-    def scorer_kind(self) -> ScorerKind:
-        """``GATEWAY_SCORER``, defaulting to cascade when a model is configured, else local."""
-        return self.scoring.scorer or ("cascade" if self.provider.model else "local")
-
-    def replace(self, **sections: BaseModel) -> Settings:
-        """A copy with whole sections replaced, validated again (``model_copy`` is not)."""
-        return Settings.model_validate({**dict(self), **sections})
-
-
-def env_name(section: type[BaseSettings], field: str) -> str:
-    """The environment variable a section's field is read from."""
-    for name, info in section.model_fields.items():
-        if field in (name, info.validation_alias):
-            if isinstance(info.validation_alias, str):
-                return info.validation_alias
-            break
-    return f"{section.model_config.get('env_prefix', '')}{field}".upper()
-
-
-def _problems(exc: ValidationError, section: type[BaseSettings] | None) -> list[str]:
-    # names and reasons only: a value may be a secret (an API key digest, a provider key)
-    out = []
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = [str(p) for p in err["loc"]]
-        if section is not None and loc:
-            where = env_name(section, loc[0]) + "".join(f"[{p}]" for p in loc[1:])
-        else:
-            where = ".".join(loc) or "settings"
-        out.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
-    return out
-
-
-def load_settings(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
-    """Settings from the environment, with ``overrides`` (section -> field -> value, e.g. a
-    command line's options) on top; invalid values are one ``ConfigError`` naming each
-    variable and what is wrong with it."""
-    sections: dict[str, BaseSettings] = {}
-    problems: list[str] = []
-    for name, info in Settings.model_fields.items():
-        section = info.annotation
-        assert isinstance(section, type) and issubclass(section, BaseSettings)
-        try:
-            sections[name] = section(**(overrides or {}).get(name, {}))
-        except ValidationError as exc:
-            problems += _problems(exc, section)
-    if not problems:
-        try:
-            return Settings.model_validate(sections)
-        except ValidationError as exc:
-            problems += _problems(exc, None)
-    raise ConfigError("invalid settings: " + "; ".join(problems))
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

@@ -1,0 +1,133 @@
+"""train_head on the real encoder: cross-validated report, fitted thresholds, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support.rubrics import rubric_of
+from support.tickets import LABELS, tickets
+
+from gateway.config import PROJECT_ROOT
+from gateway.errors import LabelsInvalidError, NotEnoughLabelsError
+from gateway.learning.train import (
+    MIN_SUPPORT,
+    TrainingExample,
+    TrainOptions,
+    fitted_thresholds,
+    train_head,
+    weak_examples,
+)
+from gateway.rubrics import RubricSet, load_rubric_file
+from gateway.scoring import Encoder, LocalScorer
+
+
+@pytest.fixture(scope="module")
+def encoder(local_scorer: LocalScorer) -> Encoder:
+    return local_scorer.encoder
+
+
+@pytest.fixture(scope="module")
+def rubric() -> RubricSet:
+    return load_rubric_file(PROJECT_ROOT / "rubrics" / "support.yaml")
+
+
+def examples(per_label: int, offset: int = 0) -> list[TrainingExample]:
+    return [TrainingExample(text=t, label=label) for t, label in tickets(per_label, offset)]
+
+
+def test_trains_a_head_that_cross_validates_well(encoder: Encoder, rubric: RubricSet) -> None:
+    data = [*examples(10), TrainingExample(text="what is this", label="retired_label")]
+    head, report = train_head(data, rubric, "category", encoder, version=2)
+    assert report.cv_accuracy >= 0.9
+    assert report.cv_macro_f1 >= 0.9
+    assert report.labels_used == 70
+    assert report.per_label == dict.fromkeys(LABELS, 10)
+    assert report.weak_labels_used == len(weak_examples(rubric, "category")) > 14
+    assert report.dropped == {"retired_label": 1}
+    assert report.folds == 5
+    assert head.meta.id == "head/support.category@v2"
+    assert head.meta.labels == rubric.axes["category"].names
+    assert head.meta.fingerprint == rubric.fingerprint
+    assert head.meta.encoder_sha256 == encoder.sha256
+    assert head.meta.thresholds == report.thresholds
+    assert 0 < report.thresholds.review <= report.thresholds.auto_route < 1.0
+    # held-out tickets of the same templates: the head generalises beyond its training rows
+    held_out = tickets(5, offset=10)
+    probs = head.predict_proba(encoder.embed([t for t, _ in held_out]))
+    predicted = [head.meta.labels[i] for i in probs.argmax(axis=1)]
+    assert np.mean([p == gold for p, (_, gold) in zip(predicted, held_out, strict=True)]) >= 0.9
+
+
+def test_refuses_naming_the_labels_that_are_short(encoder: Encoder, rubric: RubricSet) -> None:
+    data = [e for e in examples(4) if e.label not in ("sales", "feedback")]
+    data.append(next(e for e in examples(4) if e.label == "sales"))  # sales: 1, feedback: 0
+    with pytest.raises(NotEnoughLabelsError) as caught:
+        train_head(
+            data, rubric, "category", encoder, version=1, options=TrainOptions(weak_labels=False)
+        )
+    message = caught.value.message
+    assert "sales (1 + 0 weak)" in message
+    assert "feedback (0 + 0 weak)" in message
+    assert "billing" not in message
+    assert "2 label(s) have fewer than 2 examples" in message
+
+
+def test_weak_labels_let_a_label_without_human_labels_be_said(
+    encoder: Encoder, rubric: RubricSet
+) -> None:
+    data = [e for e in examples(6) if e.label != "feedback"]
+    head, report = train_head(data, rubric, "category", encoder, version=1)
+    assert report.per_label["feedback"] == 0
+    probs = head.predict_proba(encoder.embed(["Your support team was great, thank you so much"]))
+    assert head.meta.labels[int(probs.argmax())] == "feedback"
+
+
+def test_refuses_without_labels_and_an_unknown_axis(encoder: Encoder, rubric: RubricSet) -> None:
+    with pytest.raises(NotEnoughLabelsError, match="0 labelled ticket"):
+        train_head([], rubric, "category", encoder, version=1)
+    with pytest.raises(LabelsInvalidError, match="unknown axis"):
+        train_head(examples(2), rubric, "sentiment", encoder, version=1)
+
+
+def test_two_label_head(encoder: Encoder) -> None:
+    two = rubric_of({"category": {"billing": "Is it about a charge?", "technical": "A bug?"}})
+    data = [e for e in examples(10) if e.label in ("billing", "technical")]
+    head, report = train_head(data, two, "category", encoder, version=1)
+    assert head.coef.shape == (2, 384)
+    assert report.cv_accuracy >= 0.9
+    probs = head.predict_proba(
+        encoder.embed(["refund the double charge on my card", "the app crashes with error 500"])
+    )
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert [head.meta.labels[i] for i in probs.argmax(axis=1)] == ["billing", "technical"]
+
+
+def test_one_example_per_label_still_trains_with_weak_labels(
+    encoder: Encoder, rubric: RubricSet
+) -> None:
+    head, report = train_head(examples(1), rubric, "category", encoder, version=1)
+    assert report.folds == 2
+    assert report.labels_used == 7
+    assert head.predict_proba(encoder.embed(["hi"])).shape == (1, 7)
+
+
+def test_auto_route_is_the_lowest_threshold_that_keeps_precision() -> None:
+    options = TrainOptions(target_precision=0.9, review_precision=0.5)
+    conf = np.linspace(0.99, 0.10, 40)
+    correct = np.r_[np.ones(20, bool), np.zeros(1, bool), np.ones(4, bool), np.zeros(15, bool)]
+    thresholds = fitted_thresholds(conf, correct, options)
+    # the lowest confidence down to which the running precision is still ≥ 0.9
+    top = np.argsort(-conf)
+    running = np.cumsum(correct[top]) / np.arange(1, 41)
+    lowest_ok = conf[top][np.nonzero(running >= 0.9)[0].max()]
+    assert thresholds.auto_route == pytest.approx(lowest_ok)
+    assert thresholds.review <= thresholds.auto_route
+
+
+def test_auto_route_is_never_when_precision_is_unreachable_or_unsupported() -> None:
+    options = TrainOptions(target_precision=0.95)
+    wrong = fitted_thresholds(np.full(50, 0.9), np.zeros(50, bool), options)
+    assert (wrong.auto_route, wrong.review) == (1.0, 1.0)
+    few = MIN_SUPPORT - 1
+    thin = fitted_thresholds(np.full(few, 0.9), np.ones(few, bool), options)
+    assert thin.auto_route == 1.0

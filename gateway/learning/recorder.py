@@ -68,25 +68,11 @@ class Pending:
 
 def snapshot_of(resp: ClassifyResponse, request_id: str | None, at: datetime) -> Snapshot:
     """What the model said, without text or the caller's metadata."""
-    axes = {
-        resp.axis: AxisSnapshot(
-            top_label=resp.top_label,
-            scores=resp.scores,
-            confidence=resp.confidence,
-            margin=resp.margin,
-            decision=resp.decision,
-            none_fits=resp.none_fits,
-        )
-    }
+    # the response carries its primary axis' fields itself, the other axes as AxisResults:
+    # the same names, read the same way
+    axes = {resp.axis: AxisSnapshot.model_validate(resp, from_attributes=True)}
     for name, result in resp.axes.items():
-        axes[name] = AxisSnapshot(
-            top_label=result.top_label,
-            scores=result.scores,
-            confidence=result.confidence,
-            margin=result.margin,
-            decision=result.decision,
-            none_fits=result.none_fits,
-        )
+        axes[name] = AxisSnapshot.model_validate(result, from_attributes=True)
     return Snapshot(
         rubric=resp.rubric.name,
         fingerprint=resp.rubric.fingerprint,

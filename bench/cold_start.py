@@ -5,14 +5,14 @@
 
 A real ``rubric serve`` (uvicorn subprocess; SQLite store in a temporary directory; redaction
 off: the public sets hold no personal data) classifies the suite's train split in rounds of
-``--round`` tickets through ``/classify/batch``. After each round a simulated reviewer claims up
-to ``--budget`` tickets from ``/review/queue`` (most informative first) and answers with the
-true label through ``/review/{id}/label``. Then, as an operator would with the ``rubric`` CLI:
-the head in shadow is offered for promotion (``promote``: refused unless it beats the live
-scorer on the audit picks, the random share of the queue, since the live scorer began; its
-answers cross-fitted; McNemar p < 0.05), and a new head is trained on every stored label
-(``train``) and takes its place in shadow (``shadow start``: the waiting queue is re-ranked by
-its margins, and it scores the next tickets).
+``--round`` tickets through ``/classify/batch`` (full rounds; the remainder is left out). After
+each round a simulated reviewer claims up to ``--budget`` tickets from ``/review/queue`` (most
+informative first) and answers with the true label through ``/review/{id}/label``. Then, as
+an operator would with the ``rubric`` CLI: the head in shadow is offered for promotion
+(``promote``: refused unless it beats the live scorer on the audit picks, the random share of
+the queue, since the live scorer began; its answers cross-fitted; McNemar p < 0.05), and a new
+head is trained on every stored label (``train``) and takes its place in shadow (``shadow
+start``: the waiting queue is re-ranked by its margins, and it scores the next tickets).
 
 Beside it, as many labels drawn at random from the tickets streamed so far train a head the
 same way: the queue's choice has to beat random choice.
@@ -147,7 +147,9 @@ def main() -> None:
     parser.add_argument("--suite", type=Path, default=ROOT / "evals/suites/banking77.yaml")
     parser.add_argument("--round", type=int, default=500, help="tickets a round")
     parser.add_argument("--budget", type=int, default=100, help="labels a round")
-    parser.add_argument("--rounds", type=int, default=None, help="default: the whole split")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="default: every full round of the split"
+    )
     parser.add_argument("--queue-for", default="all", help="GATEWAY_REVIEW_QUEUE_FOR")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -161,7 +163,8 @@ def main() -> None:
     random.Random(args.seed).shuffle(train)
     stream: list[Ticket] = [(t.id, t.text, t.gold[0]) for t in train]
     truth = {tid: label for tid, _, label in stream}
-    rounds = args.rounds or (len(stream) + args.round - 1) // args.round
+    # full rounds only: a last round of a few tickets would plot its shares of a handful
+    rounds = min(args.rounds or len(stream), len(stream) // args.round)
 
     work = Path(tempfile.mkdtemp(prefix="cold-start-"))
     env = {

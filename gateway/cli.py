@@ -19,7 +19,7 @@ from rich.table import Table
 
 from gateway.config import Settings, get_settings, load_settings
 from gateway.errors import GatewayError, RubricInvalidError
-from gateway.rubrics import load_rubric_file
+from gateway.rubrics import load_rubric_file, name_conflicts
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 app = typer.Typer(
@@ -173,10 +173,14 @@ def check(
     no_overlap: Annotated[bool, typer.Option("--no-overlap", help="skip the model check")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Validate rubric files: every problem with file:line and field; exit 1 on errors."""
+    """Validate rubric files: every problem with file:line and field; exit 1 on errors.
+
+    A file whose rubric set name another file uses (one of those checked, or any rubric file in
+    its directory, which a server would load with it) is an error naming both files."""
     problems: list[str] = []
     warnings: list[str] = []
     ok = []
+    names: dict[Path, str] = {}
     scorer = None
     for path in files:
         try:
@@ -184,6 +188,7 @@ def check(
         except RubricInvalidError as exc:
             problems.extend(exc.problems)
             continue
+        names[path] = rubric.name
         ok.append(path)
         if not no_overlap:
             if scorer is None:
@@ -195,6 +200,9 @@ def check(
                     f"{path}: warning: axes.{axis}: labels {a!r} and {b!r} have near-duplicate "
                     f"rubrics (cosine {cos:.2f} ≥ {overlap:.2f}); the model will confuse them"
                 )
+    conflicts = name_conflicts(names, {p.parent for p in names})
+    problems.extend(conflicts)
+    ok = [p for p in ok if not any(c.startswith(f"{p}:") for c in conflicts)]
     if as_json:
         out.print_json(
             json.dumps({"errors": problems, "warnings": warnings, "ok": [str(p) for p in ok]})

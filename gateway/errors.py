@@ -24,7 +24,8 @@ fields, files and limits, not content.
     │   ├── TooLargeError               413
     │   │   ├── TextTooLongError        413 text_too_long
     │   │   ├── BatchTooLargeError      413 batch_too_large
-    │   │   └── RequestTooLargeError    413 request_too_large
+    │   │   ├── RequestTooLargeError    413 request_too_large
+    │   │   └── ContextTooLongError     413 context_too_long  (prompt + ticket > the model's window)
     │   └── RateLimitedError            429 rate_limited  (+ Retry-After)
     ├── ServiceError                the gateway or what it depends on cannot answer now (5xx)
     │   ├── InternalError               500 internal_error  (a bug)
@@ -33,6 +34,7 @@ fields, files and limits, not content.
     │   ├── NotReadyError               503 not_ready
     │   ├── ProviderUnavailableError    503 provider_unavailable
     │   ├── StoreUnavailableError       503 store_unavailable  (the labelled-data store)
+    │   ├── SharedStateUnavailableError 503 shared_state_unavailable  (Redis; answered locally)
     │   └── RequestTimeoutError         504 timeout
     └── SetupError                  the deployment's settings or files are unusable
         ├── ConfigError                 config_invalid  (settings, keys file, prompt)
@@ -159,6 +161,14 @@ class RequestTooLargeError(TooLargeError):
     code = "request_too_large"
 
 
+class ContextTooLongError(TooLargeError):
+    """The prompt and the ticket exceed the context window of the configured model (the
+    provider said so). The caller's input: a shorter text, or a model with a larger window.
+    Not retried, no fallback to another model, and no local answer in its place."""
+
+    code = "context_too_long"
+
+
 class RateLimitedError(RequestError):
     status = 429
     code = "rate_limited"
@@ -213,6 +223,20 @@ class StoreUnavailableError(ServiceError):
 
     status = 503
     code = "store_unavailable"
+
+
+class SharedStateUnavailableError(ServiceError):
+    """Redis (the replicas' shared cache, flight locks and rate limits) did not answer, or
+    refused a command. Raised at the ``gateway.shared`` boundary and caught by its callers,
+    which answer from this process' own cache and limits: it never reaches an HTTP caller.
+    ``link_down``: the server is unreachable (connection, timeout), not one command refused."""
+
+    status = 503
+    code = "shared_state_unavailable"
+
+    def __init__(self, message: str, *, link_down: bool = True) -> None:
+        super().__init__(message)
+        self.link_down = link_down
 
 
 class RequestTimeoutError(ServiceError):

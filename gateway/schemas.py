@@ -6,6 +6,7 @@ The response is a superset of ScaleDown's ``{top_label, scores}`` so their clien
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,9 +20,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gateway.config import StructuredMode
 from gateway.rubrics import Label
 
 Decision = Literal["auto_route", "review", "manual", "escalate"]
+# How a structured answer was asked for (gateway.providers.structured): the provider's native
+# JSON schema, or JSON mode validated by the gateway.
+StructuredOutput = StructuredMode
 # names of things the server has (rubric sets, axes, prompts, models): short by nature
 Ref = Annotated[str, StringConstraints(max_length=200)]
 
@@ -98,6 +103,9 @@ class AxisResult(BaseModel):
     none_fits: bool = False
     multi_fit: bool = False
     forced_by: str | None = None
+    fallback: bool = Field(
+        False, description="the embedded model answered this axis during a provider outage"
+    )
 
 
 class RubricRef(BaseModel):
@@ -137,8 +145,15 @@ class ClassifyResponse(BaseModel):
         None, description="id of the calibration applied to the primary axis (rubric calibrate)"
     )
     usage: Usage | None = None
+    structured_output: StructuredOutput | None = Field(
+        None,
+        description="how the model's structured answer was asked for: json_schema (the "
+        "provider's native schema) or json (JSON mode, validated here); null: no LLM answered",
+    )
     fallback: bool = Field(
-        False, description="the provider was unavailable and the embedded model answered"
+        False,
+        description="the provider was unavailable and the embedded model answered: every axis "
+        "is marked so and none is auto-routed",
     )
     cached: bool = False
     latency_ms: float
@@ -185,14 +200,40 @@ class BatchResponse(BaseModel):
     latency_ms: float
 
 
+class ProviderStatus(BaseModel):
+    """What the gateway last heard from the model provider (``gateway.providers.health``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reachable: bool | None = Field(
+        None,
+        description="whether the provider answered at the last contact (a call or a probe); "
+        "null: not contacted yet",
+    )
+    last_seen_at: datetime | None = Field(None, description="when it last answered (UTC)")
+    checked_at: datetime | None = Field(None, description="when it was last contacted (UTC)")
+    error: str | None = Field(
+        None, description="why the last contact failed: an error class or an HTTP status"
+    )
+
+
+HealthStatus = Literal["ready", "degraded", "starting", "failed"]
+
+
 class Health(BaseModel):
-    status: Literal["ready", "starting", "failed"]
+    status: HealthStatus = Field(
+        description="degraded: serving, but the model provider was unreachable at the last "
+        "contact (tickets get 503 provider_unavailable, or the local fallback's answer)"
+    )
     scorer: str
     model: str
     rubrics: int
     rubric_errors: int
     startup_error: str | None = Field(
         None, description="why start-up failed (status 'failed'); fix the settings and restart"
+    )
+    provider: ProviderStatus | None = Field(
+        None, description="the model provider, for scorers that call one"
     )
 
 

@@ -5,7 +5,8 @@ read (``GATEWAY_CACHE_DIR`` is ``settings.cache.dir``, ``GATEWAY_LLM_TIMEOUT_S``
 ``settings.provider.timeout_s``), so the flat names of earlier releases keep working. The
 rules that span sections are ``Settings``' validators. Tests build their own:
 ``Settings(cache=CacheSettings(dir=tmp))``; ``get_settings()`` is the process default.
-The sections are in ``sections`` (serving) and ``store`` (the store and the learning loop).
+The sections are in ``sections`` (serving), ``provider`` (the provider client: model chain,
+timeouts, structured output) and ``store`` (the store and the learning loop).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings
 
+from gateway.config.provider import (
+    ProviderSettings,
+    RetryPolicy,
+    StructuredChoice,
+    StructuredMode,
+)
 from gateway.config.sections import (
     PROJECT_ROOT,
     PROVIDER_SCORERS,
@@ -25,14 +32,13 @@ from gateway.config.sections import (
     Floors,
     LimitSettings,
     LocalSettings,
-    ProviderSettings,
     RedactionSettings,
-    RetryPolicy,
     RubricSettings,
     ScorerKind,
     ScoringSettings,
     ServerSettings,
 )
+from gateway.config.shared import RedisSettings
 from gateway.config.store import DECISIONS, DecisionName, StoreSettings
 from gateway.errors import ConfigError
 
@@ -48,6 +54,7 @@ __all__ = [
     "LocalSettings",
     "ProviderSettings",
     "RedactionSettings",
+    "RedisSettings",
     "RetryPolicy",
     "RubricSettings",
     "ScorerKind",
@@ -55,6 +62,8 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "StoreSettings",
+    "StructuredChoice",
+    "StructuredMode",
     "env_name",
     "get_settings",
     "load_settings",
@@ -77,6 +86,7 @@ class Settings(BaseModel):
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
     @model_validator(mode="after")
     def _provider_scorer_has_a_model(self) -> Self:

@@ -16,13 +16,10 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     Field,
-    SecretStr,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from gateway.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -40,7 +37,9 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    request_timeout_s: float = Field(60.0, gt=0)
+    # above the provider deadline (GATEWAY_DEADLINE_S, 150 s): a slow self-hosted model's
+    # answer must be able to arrive before the server gives up on the request (504)
+    request_timeout_s: float = Field(180.0, gt=0)
     max_request_bytes: int = Field(2_000_000, ge=1024)
 
 
@@ -132,54 +131,6 @@ class CacheSettings(BaseSettings):
     enabled: bool = True
     ttl_s: float | None = Field(7 * 24 * 3600, description="None keeps entries until evicted")
     size_limit_bytes: int = Field(1 << 30, ge=1 << 20)
-
-
-class RetryPolicy(BaseSettings):
-    """Retries of one model's transient faults (429, 5xx, timeouts, connection errors)."""
-
-    model_config = section()
-
-    max_retries: int = Field(3, ge=0, description="retries per model after the first try")
-    backoff_initial_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(8.0, gt=0)
-    retry_after_max_s: float = Field(30.0, ge=0, description="longest Retry-After honoured")
-
-
-class ProviderSettings(BaseSettings):
-    """The provider client: which model chain, where, and how patiently."""
-
-    model_config = section()
-
-    model: str | None = Field(None, description="litellm model string, e.g. openai/gpt-4o-mini")
-    fallback_models: tuple[str, ...] = ()
-    api_base: str | None = None
-    # None: litellm reads the provider's own variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)
-    api_key: SecretStr | None = Field(None, validation_alias="GATEWAY_PROVIDER_API_KEY")
-    timeout_s: float = Field(30.0, gt=0, validation_alias="GATEWAY_LLM_TIMEOUT_S")
-    deadline_s: float = Field(60.0, gt=0, description="one request: all retries and fallbacks")
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    # JSON mode (response_format json_object + the schema in the system message) works on the
-    # OpenAI wire and on most OpenAI-compatible servers. TOOLS mode is not offered: litellm
-    # 1.106 imports its MCP gateway (and the optional `mcp` package) whenever `tools` is sent.
-    structured_mode: Literal["json", "json_schema"] = "json"
-
-    # Where and how patiently a call is made, not what it answers: left out of the scorers'
-    # fingerprints (the result-cache key); the model chain goes in by itself. A new field is
-    # part of the key unless listed here.
-    NOT_ANSWER_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"model", "fallback_models", "api_key", "timeout_s", "deadline_s", "retry"}
-    )
-
-    def answer_fields(self) -> dict[str, Any]:
-        """Every field besides the model chain that can change an answer (the API base: two
-        servers may serve different models under one name)."""
-        return self.model_dump(mode="json", exclude=set(self.NOT_ANSWER_FIELDS))
-
-    @property
-    def primary(self) -> str:
-        if self.model is None:
-            raise ConfigError("a provider needs GATEWAY_MODEL (a litellm model string)")
-        return self.model
 
 
 class ScoringSettings(BaseSettings):

@@ -7,7 +7,9 @@ Import from here; the submodules are where each part lives:
 - ``suite``:        suite file models and the suite errors (set-up errors)
 - ``loading``:      ``load_suite``, ``LoadedSuite``: paths, rubric, tickets
 - ``predictions``:  ``Prediction``, ``RunResult`` and the predictions-*.jsonl files
-- ``runner``:       one run of the matrix: factories, options, ``run_tickets``
+- ``runner``:       one run of the matrix: options, ``run_tickets``
+- ``factory``:      ``GatewayFactory``: the gateway's own classifier for a run
+- ``sampling``:     plain and stratified samples of a split
 - ``metrics``:      classification metrics and routing shares
 - ``confidence``:   ECE, Brier, NLL, AUROC, coverage, thresholds for a precision
 - ``paired``:       bootstrap CIs and McNemar
@@ -21,6 +23,7 @@ Import from here; the submodules are where each part lives:
 - ``calibrate``:    ``rubric calibrate``
 - ``thresholds``:   ``rubric thresholds``
 - ``report_text``:  terminal table and report.md
+- ``report_rows``:  the table's rows and the notes on what they mean
 - ``plots``:        PNG plots
 - ``report``:       writing a report directory
 """
@@ -52,9 +55,15 @@ from gateway.evals.confidence import (
     nll,
     reliability_bins,
     threshold_for_precision,
+    wilson_lower,
 )
 from gateway.evals.evaluate import (
     evaluate_suite,
+)
+from gateway.evals.factory import (
+    GatewayFactory,
+    eval_settings,
+    real_factory,
 )
 from gateway.evals.fitting import (
     confidence_loss,
@@ -114,6 +123,7 @@ from gateway.evals.predictions import (
 from gateway.evals.redecision import (
     calibrated_predictions,
     decide_prediction,
+    uncalibrated_predictions,
 )
 from gateway.evals.report import (
     ReportFiles,
@@ -142,11 +152,15 @@ from gateway.evals.runner import (
     ProgressFn,
     build_requests,
     decision_floors,
-    real_factory,
+    known_calibrations,
     run_one,
     run_tickets,
     stored_calibration,
     without_rubric_examples,
+)
+from gateway.evals.sampling import (
+    sample_tickets,
+    stratified_sample,
 )
 from gateway.evals.suite import (
     CalibrationSpec,
@@ -161,6 +175,8 @@ from gateway.evals.suite import (
     Ticket,
 )
 from gateway.evals.suite_report import (
+    CalibrationInfo,
+    CalibrationUsed,
     DatasetInfo,
     SuiteReport,
     SuiteRubric,
@@ -177,9 +193,11 @@ __all__ = [
     "DATA_DIR_ENV",
     "GATE_METRICS",
     "TABLE_ROWS",
+    "CalibrationInfo",
     "CalibrationOutcome",
     "CalibrationSpec",
     "CalibrationStats",
+    "CalibrationUsed",
     "ClassMetrics",
     "ClassifierFactory",
     "ClassifyFn",
@@ -194,6 +212,7 @@ __all__ = [
     "EvalOptions",
     "Flip",
     "Gate",
+    "GatewayFactory",
     "Interval",
     "LabelStats",
     "LoadedSuite",
@@ -243,10 +262,12 @@ __all__ = [
     "coverage_curve",
     "decide_prediction",
     "decision_floors",
+    "eval_settings",
     "evaluate_suite",
     "expected_calibration_error",
     "fit_temperature",
     "fit_temperature_to_confidence",
+    "known_calibrations",
     "label_thresholds",
     "load_suite",
     "log_softmax",
@@ -273,9 +294,13 @@ __all__ = [
     "run_one",
     "run_tickets",
     "runs_table",
+    "sample_tickets",
     "set_nll",
     "stored_calibration",
+    "stratified_sample",
     "threshold_for_precision",
+    "uncalibrated_predictions",
+    "wilson_lower",
     "without_rubric_examples",
     "write_predictions",
     "write_report",

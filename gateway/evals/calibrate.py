@@ -1,5 +1,6 @@
 """``rubric calibrate``: fit a temperature (and per-label auto-route bars) on a suite's
-calibration split, measure it on the held-out split, and store it beside the rubric.
+calibration split, measure it on the held-out split, and store it beside the rubric (or in
+``--out FILE``).
 
 The fitting itself is in ``fitting``; the calibration the gateway applies (and its file) in
 ``gateway.pipeline.calibration``.
@@ -23,12 +24,14 @@ from gateway.evals.fitting import (
 )
 from gateway.evals.loading import LoadedSuite
 from gateway.evals.predictions import Prediction
+from gateway.evals.redecision import uncalibrated_predictions
 from gateway.evals.runner import (
     ClassifierFactory,
     EvalOptions,
     ProgressFactory,
+    decision_floors,
+    known_calibrations,
     run_one,
-    stored_calibration,
     without_rubric_examples,
 )
 from gateway.pipeline.calibration import (
@@ -102,26 +105,6 @@ class CalibrationOutcome(BaseModel):
     written_to: Path | None = None
 
 
-def _uncalibrated(
-    preds: Sequence[Prediction], labels: Sequence[str], current: Calibration | None
-) -> list[Prediction]:
-    """Undo the gateway's own calibration (t0), so a refit starts from the scorer's scores."""
-    if current is None or not any(p.calibration == current.id for p in preds):
-        return list(preds)
-    undo = Calibration(key=current.key, temperature=1.0 / current.temperature)
-    return [
-        p.model_copy(
-            update={
-                "scores": undo.apply({n: p.scores.get(n, 0.0) for n in labels}),
-                "calibration": None,
-            }
-        )
-        if p.calibration == current.id
-        else p
-        for p in preds
-    ]
-
-
 def calibrate_suite(
     loaded: LoadedSuite,
     factory: ClassifierFactory,
@@ -131,6 +114,7 @@ def calibrate_suite(
     objective: Literal["confidence", "nll"] = "confidence",
     per_label: bool = False,
     write: bool = True,
+    out: Path | None = None,
     progress: ProgressFactory | None = None,
 ) -> list[CalibrationOutcome]:
     """Fit a temperature on the suite's calibration split (and, with ``per_label``, each
@@ -140,17 +124,24 @@ def calibrate_suite(
     ``objective="confidence"`` (default) fits the top-label confidence to correctness, which is
     what routing thresholds and ECE look at; ``"nll"`` is classic temperature scaling (gold-label
     likelihood). Per-label bars are off by default: with tens of tickets per label they are
-    noisy, and on CLINC150 they let auto-routed accuracy fall from 0.97 to 0.90 on test."""
+    noisy, and on CLINC150 they let auto-routed accuracy fall from 0.97 to 0.90 on test.
+
+    Written (unless ``write`` is off) to ``out``, or beside the rubric as
+    ``<rubric>.calibration.json``, the file ``/classify`` applies; an entry for the same rubric
+    content, scorer, model, prompt and axis is replaced."""
     spec = loaded.suite.calibration
     if spec is None:
         raise ValueError(f"suite {loaded.suite.name!r} has no 'calibration:' section")
     target = precision if precision is not None else spec.target_precision
     heldout_split = spec.heldout_split or loaded.suite.split
-    fit_tickets = without_rubric_examples(loaded, loaded.tickets(spec.split, spec.size, spec.seed))
+    fit_tickets = without_rubric_examples(
+        loaded, loaded.tickets(spec.split, spec.size, spec.seed, spec.stratify)
+    )
     held_tickets = loaded.tickets(
         heldout_split,
         options.sample if options.sample is not None else loaded.suite.sample.size,
         options.seed,
+        options.stratify,
     )
     overlap = {t.text for t in fit_tickets} & {t.text for t in held_tickets}
     labels = loaded.labels
@@ -170,9 +161,22 @@ def calibrate_suite(
             prompt=fit_run.prompt,
             axis=loaded.axis,
         )
-        current = stored_calibration(loaded, fit_run)
-        fit_cs = confidence_set(_uncalibrated(fit_run.predictions, labels, current), labels)
-        held_cs = confidence_set(_uncalibrated(held_run.predictions, labels, current), labels)
+        # a refit starts from the scorer's own scores, whatever the classifier applied
+        known = known_calibrations(loaded, fit_run, out)
+        fit_cs, held_cs = (
+            confidence_set(
+                uncalibrated_predictions(
+                    r.predictions,
+                    labels,
+                    known,
+                    axis=loaded.axis,
+                    thresholds=loaded.rubric.thresholds_for(loaded.axis),
+                    floors=decision_floors(options),
+                ),
+                labels,
+            )
+            for r in (fit_run, held_run)
+        )
         correct = fit_cs.gold[np.arange(len(fit_cs.top)), fit_cs.logits.argmax(axis=1)]
         # Fitted on in-scope tickets only: confidence then reads as P(top label right | some
         # label applies), the headline ECE. Out-of-scope is the none_fits floor's job, and a
@@ -219,7 +223,7 @@ def calibrate_suite(
                 brier_after=stats["held_after"].brier,
             ),
         )
-        written = save_calibration(loaded.rubric_path, calibration) if write else None
+        written = save_calibration(loaded.rubric_path, calibration, out) if write else None
         outcomes.append(
             CalibrationOutcome(
                 run=run.key,

@@ -25,7 +25,7 @@ from rich.text import Text
 
 from gateway.config import PROJECT_ROOT
 from gateway.errors import GatewayError
-from gateway.evals.comparison import Comparison
+from gateway.evals.comparison import CHANGE_WORDS, Comparison
 from gateway.evals.gates import parse_gate
 from gateway.evals.loading import LoadedSuite, load_suite
 from gateway.evals.runner import ProgressFn
@@ -36,8 +36,9 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_REPORTS = PROJECT_ROOT / "evals" / "reports"
-# Exit codes: 1 a gate failed, 2 bad input; a suite whose data is absent is skipped with 0
-# unless --require-data (then 3), so a checkout without ../shared/data still passes `make test`.
+REPORTS_ENV = "GATEWAY_EVAL_REPORTS_DIR"
+# Exit codes: 1 a gate failed, 2 bad input, 3 the suite's data is not where it says (a typo in
+# a path is not a skipped suite); with --allow-missing such a suite is skipped with 0.
 EXIT_GATE, EXIT_USAGE, EXIT_NO_DATA = 1, 2, 3
 
 
@@ -73,9 +74,14 @@ def load_or_exit(suite: Path, data_dir: Path | None) -> LoadedSuite:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def skipped(exc: DataMissingError, require: bool) -> typer.Exit:
-    err.print(f"[yellow]skipped[/yellow]: {exc.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_NO_DATA if require else 0)
+def missing_data(exc: DataMissingError, allow: bool) -> typer.Exit:
+    """A suite asked for by name whose data is absent: an error (exit 3), or, with
+    --allow-missing, skipped (exit 0)."""
+    if allow:
+        err.print(f"[yellow]skipped[/yellow]: {exc.message}", highlight=False, soft_wrap=True)
+        return typer.Exit(0)
+    err.print(f"[red]error[/red] {exc.message}", highlight=False, soft_wrap=True)
+    return typer.Exit(EXIT_NO_DATA)
 
 
 def parse_gates(specs: list[str] | None) -> list[tuple[str, float]]:
@@ -90,12 +96,45 @@ DataDir = Annotated[
     Path | None,
     typer.Option(help="where the datasets are (default: the suite's data_dir, relative to it)"),
 ]
-RequireData = Annotated[
-    bool, typer.Option(help="exit 3 instead of skipping when the data is absent")
+AllowMissing = Annotated[
+    bool,
+    typer.Option(
+        "--allow-missing",
+        help="skip the suite (exit 0) when its data is absent; without it that is an error "
+        "(exit 3)",
+    ),
 ]
+# the default since --allow-missing exists; kept so scripts that pass it keep working
+RequireData = Annotated[bool, typer.Option("--require-data", hidden=True)]
 Sample = Annotated[int | None, typer.Option(help="tickets to sample (default: the suite's)")]
 Seed = Annotated[int | None, typer.Option(help="sampling seed (default: the suite's)")]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="recompute everything (for timings)")]
+Stratify = Annotated[
+    bool | None,
+    typer.Option(
+        "--stratify/--no-stratify",
+        help="sample each gold label in proportion, every label at least once (default: the "
+        "suite's sample.stratify)",
+        show_default=False,
+    ),
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="neither read nor write the result cache (timings)")
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="result cache directory (default: GATEWAY_CACHE_DIR, else .cache/results in the "
+        "checkout)"
+    ),
+]
+CalibrationFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration",
+        help="calibration file to read, e.g. one `rubric calibrate --out` wrote (default: "
+        "<rubric>.calibration.json beside the suite's rubric)",
+    ),
+]
 
 
 def print_gates(report: SuiteReport) -> None:
@@ -121,6 +160,6 @@ def print_comparison(c: Comparison) -> None:
     t = c.mcnemar
     out.print(
         f"McNemar ({t.method}) p = {t.p_value:.4g}; fixed {c.n_fixed}, broken {c.n_broken}, "
-        f"changed {c.n_changed}",
+        f"changed {c.n_changed}\n  ({CHANGE_WORDS})",
         highlight=False,
     )

@@ -14,6 +14,12 @@ from gateway.evals.paired import Interval, McNemar, accuracy_of, bootstrap_delta
 from gateway.evals.predictions import RunResult
 from gateway.evals.run_metrics import RunMetrics, metric_value
 
+# what the three kinds of label change mean, for the terminal and report.md
+CHANGE_WORDS = (
+    "fixed: wrong in A, right in B; broken: right in A, wrong in B; changed: another label in "
+    "B but wrong in both, as every label is for an out-of-scope ticket"
+)
+
 
 class Flip(BaseModel):
     id: str

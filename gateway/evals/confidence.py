@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel
 
 from gateway.evals.arrays import floats, ints
@@ -135,20 +135,40 @@ def coverage_curve(
     return out
 
 
+def wilson_lower(successes: ArrayLike, n: ArrayLike, z: float) -> NDArray[np.float64]:
+    """The Wilson score interval's lower end for ``successes`` of ``n`` (elementwise; ``z`` the
+    normal quantile: 1.645 for a one-sided 95% bound). ``z`` = 0 gives the plain proportion."""
+    k, m = floats(successes), floats(n)
+    p = k / m
+    z2 = z * z
+    centre = p + z2 / (2 * m)
+    spread = z * np.sqrt(p * (1 - p) / m + z2 / (4 * m * m))
+    out: NDArray[np.float64] = (centre - spread) / (1 + z2 / m)
+    return out
+
+
 def threshold_for_precision(
-    confidence: ArrayLike, correct: ArrayLike, precision: float, min_count: int = 1
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    precision: float,
+    min_count: int = 1,
+    *,
+    z: float = 0.0,
 ) -> float | None:
     """The lowest threshold t such that the tickets with confidence ≥ t are right at least
-    ``precision`` of the time (and there are ``min_count`` of them); None when none is."""
+    ``precision`` of the time (and there are ``min_count`` of them); None when none is. With
+    ``z`` > 0 the Wilson lower bound of their precision must reach it, not the point estimate:
+    a threshold that holds on the next tickets too, not only on these."""
     conf, ok = floats(confidence), floats(correct)
     if conf.size == 0:
         return None
     order = np.argsort(-conf, kind="mergesort")
     sorted_conf = conf[order]
-    running = np.cumsum(ok[order]) / np.arange(1, conf.size + 1)
+    counts = np.arange(1, conf.size + 1)
+    running = wilson_lower(np.cumsum(ok[order]), counts, z)
     # only cut between distinct confidences: a threshold keeps every tie
     last_of_tie = np.r_[sorted_conf[1:] != sorted_conf[:-1], True]
-    ok_cut = (running >= precision) & last_of_tie & (np.arange(1, conf.size + 1) >= min_count)
+    ok_cut = (running >= precision) & last_of_tie & (counts >= min_count)
     if not ok_cut.any():
         return None
     best = int(np.nonzero(ok_cut)[0].max())

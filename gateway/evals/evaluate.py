@@ -1,5 +1,12 @@
 """``rubric eval``: a suite's matrix run, measured, compared with its first run (and a
-baseline report), gated, and gathered into a ``SuiteReport``."""
+baseline report), gated, and gathered into a ``SuiteReport``.
+
+Every run is reported uncalibrated (the scorer's own distribution, as the harness's classifier
+asks for no calibration); where a calibration is stored for the run (beside the rubric, or in
+``--calibration FILE``), a ``+cal`` run beside it has the same responses with it applied
+offline. So one eval gives the numbers before and after, and the report names the calibration
+each number used (``CalibrationInfo``).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +16,72 @@ from gateway.evals.comparison import Comparison, compare_runs
 from gateway.evals.gates import Gate, check_baseline, check_gates
 from gateway.evals.loading import LoadedSuite
 from gateway.evals.predictions import RunResult, read_predictions
-from gateway.evals.redecision import calibrated_predictions
+from gateway.evals.redecision import calibrated_predictions, uncalibrated_predictions
 from gateway.evals.run_metrics import RunMetrics, compute_metrics
 from gateway.evals.runner import (
     ClassifierFactory,
     EvalOptions,
     ProgressFactory,
     decision_floors,
+    known_calibrations,
     run_one,
     stored_calibration,
 )
-from gateway.evals.suite_report import DatasetInfo, SuiteReport, SuiteRubric, read_report
+from gateway.evals.suite import Ticket
+from gateway.evals.suite_report import (
+    CalibrationInfo,
+    CalibrationUsed,
+    DatasetInfo,
+    SuiteReport,
+    SuiteRubric,
+    read_report,
+)
+from gateway.pipeline import Calibration, calibration_path
+
+
+def _used(calibration: Calibration, run: str, file: str) -> CalibrationUsed:
+    fit = calibration.report
+    return CalibrationUsed(
+        id=calibration.id,
+        runs=[run],
+        file=file,
+        temperature=calibration.temperature,
+        objective=calibration.objective,
+        label_thresholds=len(calibration.label_thresholds),
+        fitted_on=f"{fit.suite}: {fit.fit_split}" if fit else None,
+        fitted_at=fit.fitted_at if fit else None,
+    )
+
+
+def _baseline_comparisons(
+    options: EvalOptions,
+    previous: SuiteReport,
+    results: list[RunResult],
+    metrics: list[RunMetrics],
+    labels: list[str],
+    texts: dict[str, str] | None,
+) -> list[Comparison]:
+    assert options.baseline is not None
+    base_dir = options.baseline if options.baseline.is_dir() else options.baseline.parent
+    out = []
+    for old in previous.runs:
+        stored = read_predictions(base_dir, old.run)
+        match = next((i for i, m in enumerate(metrics) if m.key == old.key), None)
+        if stored is not None and match is not None:
+            out.append(
+                compare_runs(
+                    stored.model_copy(
+                        update={"run": old.run.model_copy(update={"variant": "baseline"})}
+                    ),
+                    results[match],
+                    labels,
+                    old,
+                    metrics[match],
+                    texts=texts,
+                    n_resamples=options.bootstrap,
+                )
+            )
+    return out
 
 
 def evaluate_suite(
@@ -28,35 +90,50 @@ def evaluate_suite(
     options: EvalOptions,
     progress: ProgressFactory | None = None,
 ) -> tuple[SuiteReport, list[RunResult]]:
-    """Run the matrix, add offline-calibrated variants where a stored calibration exists and the
-    gateway did not apply it, compare every run with the first, and check the gates."""
+    """Run the matrix: each run uncalibrated, and calibrated beside it where a calibration is
+    stored for it (unless ``apply_calibration`` is off); compare every run with the first, and
+    check the gates."""
     split = options.split or loaded.suite.split
-    tickets = loaded.tickets(split, options.sample, options.seed)
+    tickets: list[Ticket] = loaded.tickets(split, options.sample, options.seed, options.stratify)
     labels = loaded.labels
     thresholds = loaded.rubric.thresholds_for(loaded.axis)
+    floors = decision_floors(options)
+    file = options.calibration_file or calibration_path(loaded.rubric_path)
+    info = CalibrationInfo(applied=options.apply_calibration, file=str(file))
     results: list[RunResult] = []
     metrics: list[RunMetrics] = []
-    for run in loaded.runs():
-        result = run_one(loaded, tickets, run, factory, options, progress)
+
+    def add(result: RunResult) -> None:
         results.append(result)
         metrics.append(compute_metrics(result, labels, thresholds, multi_label=loaded.multi_label))
-        calibration = stored_calibration(loaded, result) if options.apply_calibration else None
-        already = any(p.calibration for p in result.predictions)
-        if calibration is not None and not already:
-            preds = calibrated_predictions(
-                result.predictions,
-                labels,
-                calibration,
-                axis=loaded.axis,
-                thresholds=thresholds,
-                floors=decision_floors(options),
-            )
-            cal_run = run.model_copy(update={"variant": "cal"})
-            cal_result = result.model_copy(update={"run": cal_run, "predictions": preds})
-            results.append(cal_result)
-            metrics.append(
-                compute_metrics(cal_result, labels, thresholds, multi_label=loaded.multi_label)
-            )
+
+    for run in loaded.runs():
+        answered = run_one(loaded, tickets, run, factory, options, progress)
+        plain = uncalibrated_predictions(
+            answered.predictions,
+            labels,
+            known_calibrations(loaded, answered, options.calibration_file),
+            axis=loaded.axis,
+            thresholds=thresholds,
+            floors=floors,
+        )
+        add(answered.model_copy(update={"predictions": plain}))
+        if not options.apply_calibration:
+            continue
+        calibration = stored_calibration(loaded, answered, options.calibration_file)
+        if calibration is None:
+            info.missing.append(run.key)
+            continue
+        cal_run = run.model_copy(update={"variant": "cal"})
+        preds = calibrated_predictions(
+            plain, labels, calibration, axis=loaded.axis, thresholds=thresholds, floors=floors
+        )
+        add(answered.model_copy(update={"run": cal_run, "predictions": preds}))
+        seen = next((u for u in info.used if u.id == calibration.id), None)
+        if seen is not None:
+            seen.runs.append(cal_run.key)
+        else:
+            info.used.append(_used(calibration, cal_run.key, str(file)))
     texts = (
         {t.id: t.text for t in tickets}
         if options.show_text and loaded.suite.dataset.share_text
@@ -72,25 +149,9 @@ def evaluate_suite(
     if options.baseline is not None:
         previous = read_report(options.baseline)
         gates += check_baseline(metrics, previous.runs, options.tolerance)
-        base_dir = options.baseline if options.baseline.is_dir() else options.baseline.parent
-        for old in previous.runs:
-            stored = read_predictions(base_dir, old.run)
-            match = next((i for i, m in enumerate(metrics) if m.key == old.key), None)
-            if stored is not None and match is not None:
-                comparisons.append(
-                    compare_runs(
-                        stored.model_copy(
-                            update={"run": old.run.model_copy(update={"variant": "baseline"})}
-                        ),
-                        results[match],
-                        labels,
-                        old,
-                        metrics[match],
-                        texts=texts,
-                        n_resamples=options.bootstrap,
-                    )
-                )
-    sample = options.sample if options.sample is not None else loaded.suite.sample.size
+        comparisons += _baseline_comparisons(options, previous, results, metrics, labels, texts)
+    spec = loaded.suite.sample
+    sample = options.sample if options.sample is not None else spec.size
     report = SuiteReport(
         suite=loaded.suite.name,
         suite_path=str(loaded.path),
@@ -102,7 +163,9 @@ def evaluate_suite(
             licence=loaded.suite.dataset.licence,
             attribution=loaded.suite.dataset.attribution,
             sample_size=sample,
-            seed=options.seed if options.seed is not None else loaded.suite.sample.seed,
+            seed=options.seed if options.seed is not None else spec.seed,
+            stratified=bool(sample)
+            and (options.stratify if options.stratify is not None else spec.stratify),
         ),
         rubric=SuiteRubric(
             name=loaded.rubric.name,
@@ -112,6 +175,7 @@ def evaluate_suite(
             labels=len(labels),
         ),
         runs=metrics,
+        calibration=info,
         comparisons=comparisons,
         gates=gates,
     )

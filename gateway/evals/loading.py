@@ -11,13 +11,13 @@ import csv
 import itertools
 import json
 import os
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gateway.evals.sampling import sample_tickets
 from gateway.evals.suite import DataMissingError, RunSpec, Suite, SuiteError, Ticket
 from gateway.rubrics import RubricSet, load_rubric_file
 
@@ -63,21 +63,29 @@ class LoadedSuite(BaseModel):
         return self.data_dir / self.suite.dataset.splits[split]
 
     def tickets(
-        self, split: str | None = None, size: int | None = None, seed: int | None = None
+        self,
+        split: str | None = None,
+        size: int | None = None,
+        seed: int | None = None,
+        stratify: bool | None = None,
     ) -> list[Ticket]:
-        """Tickets of a split (default the suite's), sampled without replacement with a seed."""
+        """Tickets of a split (default the suite's), sampled without replacement with a seed,
+        stratified by gold label where asked (``sampling``); None: the suite's ``sample:``."""
         split = split or self.suite.split
         path = self.split_path(split)
         if not path.is_file():
             raise DataMissingError(
                 f"dataset file {path} for suite {self.suite.name!r} (split {split!r}) is not "
-                f"here; set data_dir in {self.path.name}, pass --data-dir, or {DATA_DIR_ENV}"
+                f"here; set data_dir in {self.path.name}, pass --data-dir, or {DATA_DIR_ENV} "
+                "(--allow-missing skips the suite instead)"
             )
         rows = list(self._rows(path, split))
-        size = size if size is not None else self.suite.sample.size
-        seed = seed if seed is not None else self.suite.sample.seed
+        spec = self.suite.sample
+        size = size if size is not None else spec.size
+        seed = seed if seed is not None else spec.seed
+        stratify = stratify if stratify is not None else spec.stratify
         if size is not None and size < len(rows):
-            rows = random.Random(seed).sample(rows, size)  # noqa: S311 (sampling, not secrets)
+            rows = sample_tickets(rows, size, seed, stratify)
             rows.sort(key=lambda t: _natural(t.id))
         return rows
 

@@ -26,12 +26,18 @@ def _agg() -> None:
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    """Saved with the canvas grown to hold every label, title and legend (``bbox_inches``), in
+    place of ``tight_layout``, which cannot fit long labels into a fixed figure: it warns
+    ("Tight layout not applied") and leaves them clipped."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return path
+
+
+# a confusion matrix names every label up to this many; beyond, the ticks would be unreadable
+MAX_TICK_LABELS = 200
 
 
 def plot_confusion(m: RunMetrics, path: Path) -> Path | None:
@@ -44,13 +50,16 @@ def plot_confusion(m: RunMetrics, path: Path) -> Path | None:
     rows = counts.sum(axis=1, keepdims=True)
     norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     n = len(m.confusion.labels)
-    size = min(24.0, max(5.0, n * 0.16))
+    # the matrix's side; labels go outside it and the canvas grows to hold them (``_save``)
+    size = min(24.0, max(4.0, n * 0.16))
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
-    if n <= 80:
-        ax.set_xticks(range(n), m.confusion.labels, rotation=90, fontsize=max(3, 9 - n // 15))
-        ax.set_yticks(range(n), m.confusion.labels, fontsize=max(3, 9 - n // 15))
+    if n <= MAX_TICK_LABELS:
+        # a label's text no taller than its row (0.7 × the row's height in points)
+        fontsize = max(3.0, min(9.0, 0.7 * 72 * size * 0.8 / n))
+        ax.set_xticks(range(n), m.confusion.labels, rotation=90, fontsize=fontsize)
+        ax.set_yticks(range(n), m.confusion.labels, fontsize=fontsize)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(f"Confusion (row-normalised): {m.key}")

@@ -1,5 +1,6 @@
 """What one run of the matrix produced: a ``Prediction`` per ticket (without its text), and the
-``predictions-<run>.jsonl`` files a later ``--baseline`` pairs tickets with."""
+``predictions-<run>.jsonl`` files (every score, raw and normalised) a later ``--baseline``
+pairs tickets with."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ class Prediction(BaseModel):
     # what an offline re-decision needs to decide as the server did (rules, provider outage)
     flags: list[Flag] = Field(default_factory=list)
     fallback: bool = False
-    latency_ms: float = 0.0
+    latency_ms: float = Field(0.0, description="of the classify call the ticket came in")
+    batch_size: int = Field(1, ge=1, description="tickets in that call")
     cached: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -55,8 +57,12 @@ class RunResult(BaseModel):
     wall_s: float
 
 
-def prediction_of(ticket: Ticket, outcome: ClassifyResponse | GatewayError) -> Prediction:
-    base = Prediction(id=ticket.id, gold=list(ticket.gold), in_scope=ticket.in_scope)
+def prediction_of(
+    ticket: Ticket, outcome: ClassifyResponse | GatewayError, batch_size: int = 1
+) -> Prediction:
+    base = Prediction(
+        id=ticket.id, gold=list(ticket.gold), in_scope=ticket.in_scope, batch_size=batch_size
+    )
     if isinstance(outcome, GatewayError):
         return base.model_copy(update={"error": outcome.code})
     usage = outcome.usage
@@ -90,13 +96,13 @@ def predictions_file(report_dir: Path, run: RunSpec) -> Path:
 
 
 def write_predictions(report_dir: Path, result: RunResult) -> Path:
-    """Per-ticket outcomes without text: what --baseline needs for a paired comparison."""
+    """Per-ticket outcomes without text, each with its full distribution (``scores``, every
+    label) and raw per-label scores: what --baseline pairs tickets with, and enough to recompute
+    NLL or Brier, or to refit a calibration, from the report alone."""
     path = predictions_file(report_dir, result.run)
     with path.open("w", encoding="utf-8") as fh:
         for p in result.predictions:
-            top = dict(sorted(p.scores.items(), key=lambda kv: -kv[1])[:5])
-            slim = p.model_copy(update={"scores": top, "raw": {}})
-            fh.write(slim.model_dump_json() + "\n")
+            fh.write(p.model_dump_json() + "\n")
     return path
 
 

@@ -29,8 +29,8 @@ def decide_prediction(
 ) -> tuple[AxisResult, Decision]:
     """The prediction's axis result and ticket decision, taken as the server takes them.
 
-    Needs the prediction's scores and raw scores (a fresh run's, not a slimmed
-    ``predictions-*.jsonl`` line, which drops ``raw``).
+    Needs the prediction's scores and raw scores (a fresh run's, or a ``predictions-*.jsonl``
+    line, which keeps both).
     """
     scored = AxisScores(raw=dict(p.raw), scores={n: p.scores.get(n, 0.0) for n in labels})
     if calibration is not None:
@@ -72,6 +72,54 @@ def calibrated_predictions(
                     "margin": primary.margin,
                     "decision": decision,
                     "calibration": calibration.id,
+                }
+            )
+        )
+    return out
+
+
+def uncalibrated_predictions(
+    preds: Sequence[Prediction],
+    labels: Sequence[str],
+    known: Sequence[Calibration],
+    *,
+    axis: str,
+    thresholds: Thresholds,
+    floors: Floors,
+) -> list[Prediction]:
+    """Predictions as the gateway decides them with no calibration.
+
+    A prediction the classifier calibrated (a factory other than the harness's own, which asks
+    for none) has the calibration undone, the inverse temperature on its scores, and is decided
+    again with the rubric's thresholds; a calibration not in ``known`` cannot be undone and is
+    a ``ValueError``. Predictions without a calibration are kept as they are.
+    """
+    by_id = {c.id: c for c in known}
+    out = []
+    for p in preds:
+        if p.calibration is None or p.error is not None:
+            out.append(p)
+            continue
+        applied = by_id.get(p.calibration)
+        if applied is None:
+            raise ValueError(
+                f"ticket {p.id} came back with calibration {p.calibration}, which is neither "
+                "beside the rubric nor in --calibration: its uncalibrated numbers are unknown"
+            )
+        undo = Calibration(key=applied.key, temperature=1.0 / applied.temperature)
+        plain = p.model_copy(
+            update={"scores": undo.apply({n: p.scores.get(n, 0.0) for n in labels})}
+        )
+        primary, decision = decide_prediction(plain, labels, axis, thresholds, floors)
+        out.append(
+            plain.model_copy(
+                update={
+                    "top_label": primary.top_label,
+                    "scores": primary.scores,
+                    "confidence": primary.confidence,
+                    "margin": primary.margin,
+                    "decision": decision,
+                    "calibration": None,
                 }
             )
         )

@@ -8,47 +8,23 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from gateway.evals.comparison import Comparison
-from gateway.evals.run_metrics import RunMetrics, metric_value
+from gateway.evals.comparison import CHANGE_WORDS, Comparison
+from gateway.evals.report_rows import TABLE_ROWS, notes, table_rows
+from gateway.evals.run_metrics import RunMetrics
 from gateway.evals.suite_report import SuiteReport
 
-# rows of the side-by-side table: (metric name, label, format)
-TABLE_ROWS: list[tuple[str, str, str]] = [
-    ("accuracy", "accuracy", "{:.3f}"),
-    ("macro_f1", "macro-F1", "{:.3f}"),
-    ("weighted_f1", "weighted-F1", "{:.3f}"),
-    ("micro_f1", "micro-F1 (multi-label)", "{:.3f}"),
-    ("exact_match", "exact set match", "{:.3f}"),
-    ("oos_auroc", "OOS AUROC", "{:.3f}"),
-    ("ece", "ECE", "{:.3f}"),
-    ("ece_all", "ECE incl. OOS", "{:.3f}"),
-    ("brier", "Brier", "{:.3f}"),
-    ("auto_route_share", "auto-routed share", "{:.1%}"),
-    ("auto_route_accuracy", "auto-routed accuracy", "{:.3f}"),
-    ("latency_p95_ms", "latency p95 (ms, batch)", "{:.0f}"),
-    ("ms_per_ticket", "ms / ticket", "{:.1f}"),
-    ("cost_usd", "cost (USD)", "{:.4f}"),
-]
-
-
-def _cell(m: RunMetrics, name: str, fmt: str) -> str:
-    value = metric_value(m, name)
-    return "–" if value is None else fmt.format(value)
+__all__ = ["TABLE_ROWS", "markdown", "notes", "runs_table"]
 
 
 def runs_table(report: SuiteReport) -> Table:
-    """Metrics as rows, runs as columns: the view a PM compares prompts and models in."""
+    """Metrics as rows, runs as columns: the view a PM compares prompts and models in (what
+    the rows mean: ``report_rows.notes``)."""
     table = Table(title=f"{report.suite}: {report.dataset.n} tickets ({report.dataset.split})")
     table.add_column("metric")
     for m in report.runs:
-        table.add_column(m.key + (f"\n{m.calibration}" if m.calibration else ""), justify="right")
-    for name, label, fmt in TABLE_ROWS:
-        cells = [_cell(m, name, fmt) for m in report.runs]
-        if all(c == "–" for c in cells):
-            continue
-        table.add_row(label, *cells)
-    table.add_row("cache hits", *[f"{m.cache_hits}/{m.n}" for m in report.runs])
-    table.add_row("errors", *[str(m.n_errors) for m in report.runs])
+        table.add_column(m.key, justify="right")
+    for row in table_rows(report):
+        table.add_row(*row)
     return table
 
 
@@ -103,7 +79,7 @@ def _comparison_md(c: Comparison) -> list[str]:
         f"McNemar ({t.method}): right only in A = {t.b}, right only in B = {t.c}, "
         f"p = {t.p_value:.4g}.",
         f"Label changed on {c.n_fixed + c.n_broken + c.n_changed} tickets: "
-        f"{c.n_fixed} fixed, {c.n_broken} broken, {c.n_changed} changed between wrong labels.",
+        f"{c.n_fixed} fixed, {c.n_broken} broken, {c.n_changed} changed ({CHANGE_WORDS}).",
         "",
     ]
     if c.flips:
@@ -132,7 +108,11 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
         "",
         f"- created: {report.created_at}",
         f"- dataset: `{ds.path}` split `{ds.split}`, {ds.n} tickets"
-        + (f" (sample of {ds.sample_size}, seed {ds.seed})" if ds.sample_size else ""),
+        + (
+            f" ({'stratified ' if ds.stratified else ''}sample of {ds.sample_size}, seed {ds.seed})"
+            if ds.sample_size
+            else ""
+        ),
         f"- data licence: {ds.licence}. {ds.attribution}",
         f"- rubric: `{rb.name}` ({rb.path}), axis `{rb.axis}`, {rb.labels} labels, "
         f"fingerprint `{rb.fingerprint[:12]}`",
@@ -140,14 +120,9 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
         "## Runs",
         "",
     ]
-    rows = []
-    for name, label, fmt in TABLE_ROWS:
-        cells = [_cell(m, name, fmt) for m in report.runs]
-        if not all(c == "–" for c in cells):
-            rows.append([label, *cells])
-    rows.append(["cache hits", *[f"{m.cache_hits}/{m.n}" for m in report.runs]])
-    rows.append(["errors", *[str(m.n_errors) for m in report.runs]])
-    lines += _md_table(["metric", *[f"`{m.key}`" for m in report.runs]], rows)
+    lines += _md_table(["metric", *[f"`{m.key}`" for m in report.runs]], table_rows(report))
+    lines.append("")
+    lines += [f"- {note}" for note in notes(report)]
     lines.append("")
     for m in report.runs:
         lines += [f"## Run `{m.key}`", ""]
@@ -181,7 +156,10 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
                 f"Out of scope: {o.n} tickets; AUROC (confidence) {_num(o.auroc)}, "
                 f"AUROC (best raw) {_num(o.auroc_max_raw)}; marked none_fits: "
                 f"{_pct(o.none_fits_recall)} of out-of-scope vs {_pct(o.none_fits_in_scope)} of "
-                f"in-scope; not auto-routed: {_pct(o.manual_recall)}.",
+                f"in-scope; not auto-routed: {_pct(o.manual_recall)}. {o.auto_routed} "
+                "auto-routed, each counted wrong in auto-routed accuracy "
+                f"({_num(r.auto_route.accuracy)}; {_num(o.auto_route_accuracy_in_scope)} on "
+                "in-scope tickets alone).",
             ]
         confusions = _top_confusions(m)
         if confusions:
@@ -218,7 +196,8 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     lines += [
         "Per-label precision/recall/F1 and the full confusion matrix are in `metrics.json`; "
-        "per-ticket outcomes (no text) in `predictions-*.jsonl`.",
+        "per-ticket outcomes (every label's score and raw score; no text) in "
+        "`predictions-*.jsonl`.",
         "",
     ]
     return "\n".join(lines)

@@ -4,7 +4,11 @@ Conventions for the numbers:
 - single-label: accuracy / F1 / ECE / Brier are over *in-scope* tickets with the top label as
   the prediction (pure classification quality); out-of-scope tickets (``oos_labels``) are
   measured by AUROC of confidence and by how many the gateway marked ``none_fits``;
-- routing shares are over all tickets, and an out-of-scope ticket is never "right";
+- routing shares are over all tickets, and an out-of-scope ticket is never "right": auto-routed
+  accuracy counts an auto-routed out-of-scope ticket as wrong (``OutOfScope`` gives the
+  in-scope figure beside it);
+- latency: a response's ``latency_ms`` is that of the classify call it came in (a batch);
+  per ticket it is that divided by the tickets in the call;
 - multi-label: the predicted set is the response's ``labels`` (raw ≥ the multi-fit floor).
 """
 
@@ -51,6 +55,10 @@ class OutOfScope(BaseModel):
     none_fits_recall: float = Field(description="share of out-of-scope tickets marked none_fits")
     none_fits_in_scope: float = Field(description="share of in-scope tickets marked none_fits")
     manual_recall: float = Field(description="share of out-of-scope tickets not auto-routed")
+    auto_routed: int = Field(0, description="out-of-scope tickets auto-routed (all wrong)")
+    auto_route_accuracy_in_scope: float | None = Field(
+        None, description="accuracy of the auto-routed in-scope tickets"
+    )
 
 
 class Cost(BaseModel):
@@ -63,9 +71,13 @@ class Timing(BaseModel):
     wall_s: float
     tickets_per_s: float
     ms_per_ticket: float
-    # a response's latency_ms is that of the batch it came in (what a batch caller waits)
+    # per call: a response's latency_ms is that of the classify call (a batch of up to
+    # ``tickets_per_call`` tickets) it came in, what a batch caller waits
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    # per ticket: each ticket's call latency divided by the tickets in that call
+    latency_p95_per_ticket_ms: float | None = None
+    tickets_per_call: int | None = None
 
 
 class RunMetrics(ClassMetrics):
@@ -108,11 +120,13 @@ def metric_value(m: RunMetrics, name: str) -> float | None:
         "oos_auroc": m.oos.auroc if m.oos else None,
         "auto_route_share": m.routing.auto_route.share,
         "auto_route_accuracy": m.routing.auto_route.accuracy,
+        "auto_route_accuracy_in_scope": m.oos.auto_route_accuracy_in_scope if m.oos else None,
         "ece": m.ece,
         "ece_all": m.ece_all,
         "brier": m.brier,
         "nll": m.nll,
         "latency_p95_ms": m.timing.latency_p95_ms,
+        "latency_p95_per_ticket_ms": m.timing.latency_p95_per_ticket_ms,
         "ms_per_ticket": m.timing.ms_per_ticket,
         "cost_usd": m.cost.cost_usd,
         "error_rate": m.n_errors / m.n if m.n else 0.0,
@@ -203,6 +217,7 @@ def compute_metrics(
         out_scope = [p for p in ok_preds if not p.in_scope]
         in_all = [p for p in ok_preds if p.in_scope]
         kept = {id(p) for p, d in zip(preds, chosen, strict=True) if d == "auto_route"}
+        routed_in = [p.correct for p in in_all if id(p) in kept]
         oos = OutOfScope(
             n=len(out_scope),
             auroc=auroc(conf_all, positive),
@@ -210,6 +225,8 @@ def compute_metrics(
             none_fits_recall=float(np.mean([p.none_fits for p in out_scope])),
             none_fits_in_scope=float(np.mean([p.none_fits for p in in_all])) if in_all else 0.0,
             manual_recall=float(np.mean([id(p) not in kept for p in out_scope])),
+            auto_routed=sum(id(p) in kept for p in out_scope),
+            auto_route_accuracy_in_scope=float(np.mean(routed_in)) if routed_in else None,
         )
 
     latencies = [p.latency_ms for p in ok_preds]
@@ -242,6 +259,10 @@ def compute_metrics(
             ms_per_ticket=1000.0 * wall / n if n else 0.0,
             latency_p50_ms=percentile(latencies, 50),
             latency_p95_ms=percentile(latencies, 95),
+            latency_p95_per_ticket_ms=percentile(
+                [p.latency_ms / p.batch_size for p in ok_preds], 95
+            ),
+            tickets_per_call=max((p.batch_size for p in ok_preds), default=None),
         ),
         cost=Cost(
             prompt_tokens=sum(p.prompt_tokens for p in ok_preds),

@@ -2,10 +2,11 @@
 a ``RunResult`` out.
 
 Everything takes a ``ClassifierFactory`` (run spec → classify function), so tests drive it with
-fakes and the CLI with ``real_factory``, which builds the gateway's own ``Classifier``. The
-harness only needs a ``ClassifyFn`` (a batch of requests in, responses or errors out), asks by
-rubric name and never bypasses the classifier, so the result cache makes an interrupted run
-resumable.
+fakes and the CLI with ``factory.real_factory``, which builds the gateway's own ``Classifier``.
+The harness only needs a ``ClassifyFn`` (a batch of requests in, responses or errors out), asks
+by rubric name and never bypasses the classifier, so the result cache makes an interrupted run
+resumable; a response for another rubric than the suite's file (another fingerprint) stops the
+run.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gateway.config import Floors, get_settings
 from gateway.errors import GatewayError
 from gateway.evals.loading import LoadedSuite
 from gateway.evals.predictions import Prediction, RunResult, prediction_of
-from gateway.evals.suite import RunSpec, Ticket
+from gateway.evals.suite import RunSpec, SuiteError, Ticket
 from gateway.pipeline import Calibration, load_calibration
 from gateway.schemas import ClassifyRequest, ClassifyResponse
 from gateway.slots import Slots
@@ -56,48 +57,17 @@ def _no_progress(description: str, total: int) -> Iterator[ProgressFn]:
     yield lambda n: None
 
 
-@contextmanager
-def real_factory(loaded: LoadedSuite, run: RunSpec, *, cache: bool) -> Iterator[ClassifyFn]:
-    """The gateway's own Classifier, configured for one run of the matrix.
-
-    Rubrics come from the suite rubric's directory; the scorer/model/prompt are the run's, so
-    requests carry no overrides. redact=false in a suite is allowed here (and only here).
-    """
-    from gateway.pipeline import build_classifier  # the model and redactor: on demand
-
-    base = get_settings()
-    scoring: dict[str, object] = {"scorer": run.scorer}
-    if run.prompt is not None:
-        scoring["prompt"] = run.prompt
-    settings = base.replace(
-        rubrics=base.rubrics.model_copy(
-            update={"dir": loaded.rubric_path.parent, "reload_interval_s": 3600.0}
-        ),
-        scoring=base.scoring.model_copy(update=scoring),
-        provider=base.provider.model_copy(update={"model": run.model or base.provider.model}),
-        cache=base.cache.model_copy(update={"enabled": cache and base.cache.enabled}),
-        # redact=false in a suite is allowed here (and only here)
-        redaction=base.redaction.model_copy(
-            update={
-                "allow_unredacted": base.redaction.allow_unredacted or loaded.suite.redact is False
-            }
-        ),
-    )
-    classifier = build_classifier(settings)
-    try:
-        yield classifier.classify_many
-    finally:
-        classifier.close()
-
-
 class EvalOptions(BaseModel):
     sample: int | None = None
     seed: int | None = None
+    stratify: bool | None = None  # None: the suite's sample.stratify
     split: str | None = None
     cache: bool = True
     batch_size: int | None = None
     concurrency: int | None = None
     apply_calibration: bool = True
+    # where stored calibrations are read; None: beside the rubric (<rubric>.calibration.json)
+    calibration_file: Path | None = None
     fail_under: list[tuple[str, float]] = []
     fail_over: list[tuple[str, float]] = []
     baseline: Path | None = None
@@ -196,9 +166,11 @@ async def run_tickets(
         if len(outcomes) != len(chunk):
             raise RuntimeError(f"classifier returned {len(outcomes)} results for {len(chunk)}")
         for offset, outcome in enumerate(outcomes):
-            slots[start + offset] = prediction_of(tickets[start + offset], outcome)
-            if isinstance(outcome, ClassifyResponse) and scorer is None:
-                scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
+            if isinstance(outcome, ClassifyResponse):
+                _check_rubric(loaded, outcome)
+                if scorer is None:
+                    scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
+            slots[start + offset] = prediction_of(tickets[start + offset], outcome, len(chunk))
         if progress is not None:
             progress(len(chunk))
 
@@ -215,7 +187,22 @@ async def run_tickets(
     )
 
 
-def stored_calibration(loaded: LoadedSuite, result: RunResult) -> Calibration | None:
+def _check_rubric(loaded: LoadedSuite, response: ClassifyResponse) -> None:
+    """The classifier must have scored the suite's own rubric file, not a namesake."""
+    if response.rubric.fingerprint != loaded.rubric.fingerprint:
+        raise SuiteError(
+            f"the classifier scored rubric set {response.rubric.name!r} with fingerprint "
+            f"{response.rubric.fingerprint[:12]}, not {loaded.rubric_path} (fingerprint "
+            f"{loaded.rubric.fingerprint[:12]}): does another file use the name "
+            f"{loaded.rubric.name!r}?"
+        )
+
+
+def stored_calibration(
+    loaded: LoadedSuite, result: RunResult, file: Path | None = None
+) -> Calibration | None:
+    """The calibration stored for this rubric content, axis and the run's scorer, model and
+    prompt: in ``file``, or beside the rubric (where the gateway reads it)."""
     if result.scorer is None or result.model is None:
         return None
     return load_calibration(
@@ -225,7 +212,17 @@ def stored_calibration(loaded: LoadedSuite, result: RunResult) -> Calibration | 
         result.model,
         result.prompt,
         loaded.axis,
+        file=file,
     )
+
+
+def known_calibrations(
+    loaded: LoadedSuite, result: RunResult, file: Path | None = None
+) -> list[Calibration]:
+    """Calibrations a classifier may have applied to this run: the one beside the rubric and
+    the one in ``file``."""
+    found = [stored_calibration(loaded, result), stored_calibration(loaded, result, file)]
+    return list({c.id: c for c in found if c is not None}.values())
 
 
 def without_rubric_examples(loaded: LoadedSuite, tickets: list[Ticket]) -> list[Ticket]:

@@ -2,15 +2,15 @@
 
 A suite is YAML validated by pydantic (``extra="forbid"``, so a typo is an error, not a silently
 ignored key); ``loading.load_suite`` reads one and resolves its paths. Its errors are set-up
-errors (``gateway.errors.SetupError``): the CLI reports them and exits 2, or skips a suite whose
-data is absent.
+errors (``gateway.errors.SetupError``): the CLI reports them and exits 2 (3 when the suite's
+data is absent, unless ``--allow-missing`` skips it).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.errors import SetupError
 
@@ -22,7 +22,8 @@ class SuiteError(SetupError):
 
 
 class DataMissingError(SetupError):
-    """The suite's dataset is not on this machine: the run is skipped, not failed."""
+    """The suite's dataset is not where the suite (or ``--data-dir``) says: an error (a typo
+    in a path must not pass as a skipped suite), skipped only with ``--allow-missing``."""
 
     code = "suite_data_missing"
 
@@ -48,8 +49,15 @@ class DatasetSpec(_Strict):
 
 
 class SampleSpec(_Strict):
-    size: int | None = Field(None, ge=1, description="None: the whole split")
+    """``sample: {size: 500, seed: 0}`` (``n`` is accepted for ``size``); ``stratify: true``
+    keeps each gold label's share of the split (and every label with at least one ticket,
+    where the size allows), so small labels do not vanish from a sample."""
+
+    size: int | None = Field(
+        None, ge=1, validation_alias=AliasChoices("size", "n"), description="None: whole split"
+    )
     seed: int = 0
+    stratify: bool = False
 
 
 ScorerName = Literal["local", "llm", "logprob", "cascade"]
@@ -71,8 +79,9 @@ class MatrixSpec(_Strict):
 
 class CalibrationSpec(_Strict):
     split: str = Field(description="labelled tickets the temperature is fitted on")
-    size: int | None = Field(2000, ge=1)
+    size: int | None = Field(2000, ge=1, validation_alias=AliasChoices("size", "n"))
     seed: int = 0
+    stratify: bool = False
     heldout_split: str | None = Field(None, description="default: the suite's split")
     target_precision: float = Field(0.95, gt=0, le=1)
 

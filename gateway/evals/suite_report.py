@@ -19,6 +19,7 @@ class DatasetInfo(BaseModel):
     attribution: str
     sample_size: int | None
     seed: int
+    stratified: bool = False
 
 
 class SuiteRubric(BaseModel):
@@ -31,6 +32,32 @@ class SuiteRubric(BaseModel):
     labels: int
 
 
+class CalibrationUsed(BaseModel):
+    """A stored calibration that the numbers of some runs (``runs``) were computed with."""
+
+    id: str
+    runs: list[str]
+    file: str
+    temperature: float
+    objective: str
+    label_thresholds: int = Field(description="labels with their own auto-route bar")
+    fitted_on: str | None = None
+    fitted_at: str | None = None
+
+
+class CalibrationInfo(BaseModel):
+    """Which calibration each run's numbers used. A run without ``+cal`` in its key used none
+    (the scorer's own distribution); ``+cal`` runs are the same responses with ``used``
+    applied offline, decided again as the server decides."""
+
+    applied: bool = Field(description="false: --no-calibration, every number is uncalibrated")
+    file: str | None = Field(None, description="where stored calibrations were looked up")
+    used: list[CalibrationUsed] = Field(default_factory=list)
+    missing: list[str] = Field(
+        default_factory=list, description="runs with no calibration stored for them"
+    )
+
+
 class SuiteReport(BaseModel):
     """metrics.json: everything a later run needs to compare against this one."""
 
@@ -40,6 +67,7 @@ class SuiteReport(BaseModel):
     dataset: DatasetInfo
     rubric: SuiteRubric
     runs: list[RunMetrics]
+    calibration: CalibrationInfo | None = None  # None: a report written before it was recorded
     comparisons: list[Comparison] = Field(default_factory=list)
     gates: list[Gate] = Field(default_factory=list)
 

@@ -7,12 +7,13 @@ from pydantic import BaseModel
 
 from gateway.evals.confidence import threshold_for_precision
 from gateway.evals.loading import LoadedSuite
-from gateway.evals.redecision import calibrated_predictions
+from gateway.evals.redecision import calibrated_predictions, uncalibrated_predictions
 from gateway.evals.runner import (
     ClassifierFactory,
     EvalOptions,
     ProgressFactory,
     decision_floors,
+    known_calibrations,
     run_one,
     stored_calibration,
     without_rubric_examples,
@@ -55,26 +56,39 @@ def recommend_thresholds(
     it would review or auto-route (below it a human starts from scratch). Coverage is a share
     of all tickets, and the curve lists, per threshold, the auto-routed share and accuracy.
     Measured on the calibration split when the suite has one (not the test split),
-    on calibrated confidences when a calibration is stored."""
+    on calibrated confidences when a calibration is stored (beside the rubric, or in
+    ``options.calibration_file``) and ``options.apply_calibration`` is on."""
     spec = loaded.suite.calibration
     split = options.split or (spec.split if spec else loaded.suite.split)
     size = options.sample if options.sample is not None else (spec.size if spec else None)
     seed = options.seed if options.seed is not None else (spec.seed if spec else None)
-    tickets = without_rubric_examples(loaded, loaded.tickets(split, size, seed))
+    stratify = (
+        options.stratify if options.stratify is not None else (spec.stratify if spec else None)
+    )
+    tickets = without_rubric_examples(loaded, loaded.tickets(split, size, seed, stratify))
     labels = loaded.labels
+    thresholds = loaded.rubric.thresholds_for(loaded.axis)
+    floors = decision_floors(options)
     out = []
     for run in loaded.runs():
         result = run_one(loaded, tickets, run, factory, options, progress)
-        preds = [p for p in result.predictions if p.error is None]
-        calibration = stored_calibration(loaded, result) if options.apply_calibration else None
-        if calibration is not None and not any(p.calibration for p in preds):
+        known = known_calibrations(loaded, result, options.calibration_file)
+        preds = uncalibrated_predictions(
+            [p for p in result.predictions if p.error is None],
+            labels,
+            known,
+            axis=loaded.axis,
+            thresholds=thresholds,
+            floors=floors,
+        )
+        calibration = (
+            stored_calibration(loaded, result, options.calibration_file)
+            if options.apply_calibration
+            else None
+        )
+        if calibration is not None:
             preds = calibrated_predictions(
-                preds,
-                labels,
-                calibration,
-                axis=loaded.axis,
-                thresholds=loaded.rubric.thresholds_for(loaded.axis),
-                floors=decision_floors(options),
+                preds, labels, calibration, axis=loaded.axis, thresholds=thresholds, floors=floors
             )
         conf = np.array([p.confidence for p in preds], dtype=float)
         correct = np.array([p.correct for p in preds], dtype=bool)
@@ -110,9 +124,7 @@ def recommend_thresholds(
                 run=run.key,
                 split=split,
                 n=len(preds),
-                calibration=calibration.id
-                if calibration
-                else next((p.calibration for p in preds if p.calibration), None),
+                calibration=calibration.id if calibration else None,
                 precision=precision,
                 review_precision=review_precision,
                 auto_route=auto,
@@ -123,7 +135,7 @@ def recommend_thresholds(
                 review_coverage=float((reviewable & (conf >= review)).sum()) / n
                 if review is not None
                 else 0.0,
-                current=loaded.rubric.thresholds_for(loaded.axis),
+                current=thresholds,
                 curve=curve,
             )
         )

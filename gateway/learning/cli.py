@@ -124,7 +124,9 @@ def models_command(rubric: Annotated[str | None, typer.Argument()] = None) -> No
     with _store(settings) as store:
         records = store.models(rubric)
     table = Table(title="trained heads")
-    for col in ("id", "stage", "labels", "cv macro-F1", "cv acc", "trained", "rubric fp"):
+    # an id is what the next command is typed with: never wrapped or cut
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in records), default=2))
+    for col in ("stage", "labels", "cv macro-F1", "cv acc", "trained", "rubric fp"):
         table.add_column(col)
     for r in sorted(records, key=lambda r: (r.rubric, r.axis, -r.version)):
         table.add_row(

@@ -83,7 +83,8 @@ def evidence_for(
     options: TrainOptions | None = None,
 ) -> Evidence | None:
     """Live vs head on the audit picks (``learning.evidence``); None while there are none.
-    ``rubric`` and ``options`` as the head was trained with (its cross-fitted answers)."""
+    ``rubric`` and ``options`` as the head was trained with (its cross-fitted answers); without
+    ``options``, its recorded C and whether it used weak rows."""
     record = store.model(model_id)
     audit = held_out(store, record)
     if not audit:
@@ -91,9 +92,8 @@ def evidence_for(
     encoder = EmbeddingMemo(encoder)  # k heads trained on nearly the same texts
     head = loaded(record, encoder)
     labelled = store.export(rubric=record.rubric, axis=record.axis)
-    answers, folds = crossfit_answers(
-        head, labelled, audit, rubric, encoder, options or TrainOptions()
-    )
+    options = options or TrainOptions(C=head.meta.C, weak_labels=head.meta.weak_labels_used > 0)
+    answers, folds = crossfit_answers(head, labelled, audit, rubric, encoder, options)
     return compare(record, head.meta.labels, answers, audit, folds=folds)
 
 
@@ -122,7 +122,16 @@ def promote(
     options: TrainOptions | None = None,
 ) -> Evidence | None:
     """Serve the head first; refused, with the numbers, unless it beats the live scorer on the
-    audit picks with McNemar's test significant (``force`` overrides)."""
+    audit picks with McNemar's test significant, and unless it would answer some tickets at all
+    (``force`` overrides both)."""
+    record = store.model(model_id)
+    if not force and loaded(record, encoder).meta.thresholds.auto_route >= 1.0:
+        # promoted, it would answer nothing, and the live scorer's evidence clock would restart
+        raise PromotionRefusedError(
+            f"{model_id} not promoted: it would auto-route nothing (its out-of-fold answers, "
+            f"{record.labels_used} labels, back the target precision at no confidence); "
+            "train again when more labels are in"
+        )
     evidence = evidence_for(store, encoder, model_id, rubric, options)
     if evidence is None:
         if not force:

@@ -19,9 +19,13 @@ from gateway.pipeline.build import (
 )
 from gateway.pipeline.calibration import (
     Calibration,
+    CalibrationFinder,
     CalibrationKey,
     CalibrationStore,
+    NoCalibrations,
+    calibration_path,
     load_calibration,
+    read_calibration_file,
     save_calibration,
 )
 from gateway.pipeline.classifier import Classifier
@@ -32,6 +36,7 @@ from gateway.pipeline.rules import apply_rules
 
 __all__ = [
     "Calibration",
+    "CalibrationFinder",
     "CalibrationKey",
     "CalibrationStore",
     "Classifier",
@@ -39,15 +44,18 @@ __all__ = [
     "HeadRegistry",
     "Heads",
     "MicroBatcher",
+    "NoCalibrations",
     "NullGatewayObserver",
     "NullPipelineObserver",
     "PipelineObserver",
     "TimedScorer",
     "apply_rules",
     "build_classifier",
+    "calibration_path",
     "check_classifier",
     "decide_axis",
     "decide_ticket",
     "load_calibration",
+    "read_calibration_file",
     "save_calibration",
 ]

@@ -6,7 +6,7 @@ so all of them run the same classifier for the same settings.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.cache import (
     CacheObserver,
@@ -17,10 +17,14 @@ from gateway.cache import (
     open_cache,
 )
 from gateway.config import Settings
+from gateway.pipeline.calibration import CalibrationFinder
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
 from gateway.providers import NullObserver, ProviderObserver
+
+if TYPE_CHECKING:  # the type only: the health module is loaded with the provider client
+    from gateway.providers.health import ProviderHealth
 from gateway.redaction import Redactor, SpacyModel, build_redactor
 from gateway.rubrics import RubricStore
 from gateway.scoring import (
@@ -53,17 +57,21 @@ def build_classifier(
     scorer: Scorer | None = None,
     observer: GatewayObserver | None = None,
     registry: HeadRegistry | None = None,
+    calibrations: CalibrationFinder | None = None,
+    provider_health: ProviderHealth | None = None,
 ) -> Classifier:
     """Everything /classify needs. Any part given is used as it is (models already loaded, a
     test's scorer); the rest is built from ``settings``. With a ``registry`` (the store), a
-    rubric whose trained head is promoted is served head first. ``Classifier.close()`` closes
-    the cache opened here."""
+    rubric whose trained head is promoted is served head first; ``calibrations`` replaces the
+    files beside the rubrics (``NoCalibrations``: the scorer's own distribution);
+    ``provider_health`` follows the provider of a scorer built here (``/healthz``).
+    ``Classifier.close()`` closes the cache opened here."""
     observer = observer or NullGatewayObserver()
     if scorer is None or registry is not None:
         local = local or build_local_scorer(settings.local)
     if scorer is None:
         assert local is not None
-        scorer = build_scorer(settings, local, observer)
+        scorer = build_scorer(settings, local, observer, health=provider_health)
     store: ResultStore = (
         open_cache(settings.cache, observer) if settings.cache.enabled else NullStore()
     )
@@ -90,6 +98,7 @@ def build_classifier(
         variants=ScorerVariants(scorer, settings.scoring, wrap=served),
         observer=observer,
         heads=heads,
+        calibrations=calibrations,
         on_close=[store.close],
     )
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -150,12 +150,14 @@ def logits_from_scores(scores: ArrayLike) -> FloatArray:
 
 
 def calibration_path(rubric_path: Path) -> Path:
-    """``rubrics/support.yaml`` → ``rubrics/support.calibration.json``."""
+    """``rubrics/support.yaml`` → ``rubrics/support.calibration.json``: where the gateway looks
+    for a rubric's calibrations (and ``rubric calibrate`` writes them unless told otherwise)."""
     return rubric_path.with_name(rubric_path.stem + _SUFFIX)
 
 
-def read_calibration_file(rubric_path: Path) -> CalibrationFile:
-    path = calibration_path(rubric_path)
+def read_calibration_file(rubric_path: Path, file: Path | None = None) -> CalibrationFile:
+    """The calibrations beside a rubric, or in ``file`` when one is given."""
+    path = file if file is not None else calibration_path(rubric_path)
     if not path.is_file():
         return CalibrationFile()
     try:
@@ -172,15 +174,32 @@ def load_calibration(
     model: str,
     prompt: str | None,
     axis: str = "category",
+    *,
+    file: Path | None = None,
 ) -> Calibration | None:
-    """The calibration fitted for exactly this rubric content, scorer, model and prompt.
+    """The calibration fitted for exactly this rubric content, scorer, model and prompt, from
+    the file beside the rubric (or ``file``).
 
     A rubric edit changes the fingerprint, so a stale calibration is never applied.
     """
     key = CalibrationKey(
         fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
     )
-    return read_calibration_file(rubric_path).lookup(key)
+    return read_calibration_file(rubric_path, file).lookup(key)
+
+
+class CalibrationFinder(Protocol):
+    """Where the classifier finds the calibration for a rubric file and key."""
+
+    def find(self, rubric_path: Path, key: CalibrationKey) -> Calibration | None: ...
+
+
+class NoCalibrations:
+    """A finder that finds none: responses keep the scorer's own distribution (the eval
+    harness asks for these and applies calibrations offline, so it reports both)."""
+
+    def find(self, rubric_path: Path, key: CalibrationKey) -> Calibration | None:
+        return None
 
 
 class CalibrationStore:
@@ -209,10 +228,12 @@ class CalibrationStore:
         return cached[1].lookup(key)
 
 
-def save_calibration(rubric_path: Path, calibration: Calibration) -> Path:
-    """Add or replace the entry with the same key; written atomically (a server may be reading)."""
-    path = calibration_path(rubric_path)
-    current = read_calibration_file(rubric_path)
+def save_calibration(rubric_path: Path, calibration: Calibration, file: Path | None = None) -> Path:
+    """Add or replace the entry with the same key, in the file beside the rubric (which the
+    gateway reads) or in ``file``; written atomically (a server may be reading)."""
+    path = file if file is not None else calibration_path(rubric_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = read_calibration_file(rubric_path, path)
     entries = [e for e in current.entries if e.key != calibration.key]
     # drop entries of older rubric versions for the same scorer/model/prompt: they can never match
     entries = [

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.pipeline.batching import Lanes
-from gateway.pipeline.calibration import CalibrationKey, CalibrationStore
+from gateway.pipeline.calibration import CalibrationFinder, CalibrationKey, CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket
 from gateway.pipeline.heads import Heads
 from gateway.pipeline.intake import Intake, Validated
@@ -43,6 +43,7 @@ class Classifier:
     """Validate, redact, apply rules, score, decide. ``variants`` serves the start-up scorer
     and the requests' overrides, each already wrapped in what serves it (the result cache);
     ``heads`` serves a rubric whose trained head is promoted with the head first;
+    ``calibrations`` finds stored calibrations (default: the files beside the rubrics);
     ``on_close`` releases what the builder opened for it."""
 
     def __init__(
@@ -54,6 +55,7 @@ class Classifier:
         *,
         observer: PipelineObserver | None = None,
         heads: Heads | None = None,
+        calibrations: CalibrationFinder | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.settings = settings
@@ -63,7 +65,7 @@ class Classifier:
         self.observer = observer or NullPipelineObserver()
         self.heads = heads
         self.floors = settings.floors
-        self.calibrations = CalibrationStore()
+        self.calibrations = calibrations if calibrations is not None else CalibrationStore()
         self._on_close = tuple(on_close)
         # Concurrent requests share a batch on a batch-native scorer (the embedded model); a
         # scorer that waits on the network would queue tickets behind a batch's slowest answer.
@@ -177,7 +179,9 @@ class Classifier:
         calibration: dict[str, str] = {}
         for axis in item.axes:
             scored, thresholds, cal_id = self._calibrated(rubric, axis, result)
-            decided[axis] = decide_axis(axis, scored, thresholds, self.floors, item.flags)
+            decided[axis] = decide_axis(
+                axis, scored, thresholds, self.floors, item.flags, fallback=result.fallback
+            )
             if cal_id is not None:
                 calibration[axis] = cal_id
         primary_name = rubric.primary_axis if rubric.primary_axis in decided else item.axes[0]
@@ -211,6 +215,7 @@ class Classifier:
             scorer=result.scorer,
             calibration=calibration.get(primary_name),
             usage=result.usage,
+            structured_output=result.structured_output,
             fallback=result.fallback,
             cached=result.origin == "cache",
             latency_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -10,6 +10,8 @@ from gateway.rubrics import Thresholds
 from gateway.schemas import AxisResult, Decision, Flag
 from gateway.scoring import AxisScores, entropy, margin, top_label
 
+FALLBACK_REASON = "provider unavailable, embedded model answered"
+
 
 def _r(x: float) -> float:
     return round(x, 4)
@@ -21,7 +23,12 @@ def decide_axis(
     thresholds: Thresholds,
     floors: Floors,
     flags: Sequence[Flag] = (),
+    *,
+    fallback: bool = False,
 ) -> AxisResult:
+    """One axis' result. An axis the embedded model answered during a provider outage
+    (``fallback``) is marked so and never auto-routed, whatever its scores or rules say: every
+    axis of such an answer is routed as a fallback, not only the primary one."""
     scores = scored.scores
     raw = scored.raw
     top = top_label(scores)
@@ -57,6 +64,8 @@ def decide_axis(
     else:
         decision = "manual"
         reason = f"top score {confidence:.2f} < review {thresholds.review:.2f}"
+    if fallback and decision == "auto_route":
+        decision, reason = "review", f"{FALLBACK_REASON}; {reason}"
 
     return AxisResult(
         top_label=top,
@@ -71,6 +80,7 @@ def decide_axis(
         none_fits=none_fits,
         multi_fit=multi_fit,
         forced_by=forced.rule if forced is not None else None,
+        fallback=fallback,
     )
 
 
@@ -88,5 +98,5 @@ def decide_ticket(
     if reviewing and decision == "auto_route":
         decision, reason = "review", f"rule {', '.join(reviewing)} asks for review; {reason}"
     if fallback and decision == "auto_route":
-        decision, reason = "review", f"provider unavailable, embedded model answered; {reason}"
+        decision, reason = "review", f"{FALLBACK_REASON}; {reason}"
     return decision, reason

@@ -1,8 +1,11 @@
 """Model providers: the client (litellm + instructor), prompt templates and what they return.
 
-    client         ProviderClient: retries, fallbacks, one deadline per request
-    faults         provider exceptions: transient or not, Retry-After, gateway errors
+    client         ProviderClient: structured and logprob calls, re-asks, one deadline per request
+    calls          the resilient call: retries, fallbacks, connect and read timeouts
+    faults         provider exceptions: transient or not, read timeouts, Retry-After, gateway errors
     retry          a request's budget and the tenacity retry policy
+    structured     structured-output mode per model, max_tokens from the schema, re-ask messages
+    health         ProviderHealth: reachability from calls and a GET /models probe
     results        Structured, LogprobCompletion, TokenLogprob
     observer       ProviderObserver: where provider events go (metrics)
     tuning         configure_libraries(): litellm and instructor set up at start-up
@@ -21,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.providers.client import ProviderClient
-    from gateway.providers.faults import is_transient, retry_after_s, translate
+    from gateway.providers.faults import is_read_timeout, is_transient, retry_after_s, translate
+    from gateway.providers.health import ProviderHealth
     from gateway.providers.observer import CallOutcome, NullObserver, ProviderObserver
     from gateway.providers.prompts import (
         DEFAULT_PROMPTS_DIR,
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     )
     from gateway.providers.response_spec import RATIONALE_MAX_CHARS, ResponseShape, ResponseSpec
     from gateway.providers.results import LogprobCompletion, Structured, TokenLogprob
+    from gateway.providers.structured import correction, output_token_budget, resolve_mode
     from gateway.providers.tuning import configure_libraries
     from gateway.providers.views import (
         LABEL_CODES,
@@ -48,7 +53,8 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "client": ("ProviderClient",),
-    "faults": ("is_transient", "retry_after_s", "translate"),
+    "faults": ("is_read_timeout", "is_transient", "retry_after_s", "translate"),
+    "health": ("ProviderHealth",),
     "observer": ("CallOutcome", "NullObserver", "ProviderObserver"),
     "prompts": (
         "DEFAULT_PROMPTS_DIR",
@@ -63,6 +69,7 @@ _WHERE = {
     ),
     "response_spec": ("RATIONALE_MAX_CHARS", "ResponseShape", "ResponseSpec"),
     "results": ("LogprobCompletion", "Structured", "TokenLogprob"),
+    "structured": ("correction", "output_token_budget", "resolve_mode"),
     "tuning": ("configure_libraries",),
     "views": ("LABEL_CODES", "AxisView", "LabelView", "RubricView", "axis_views", "safe_keys"),
 }
@@ -83,6 +90,7 @@ __all__ = [
     "PromptKind",
     "PromptRef",
     "ProviderClient",
+    "ProviderHealth",
     "ProviderObserver",
     "ResponseShape",
     "ResponseSpec",
@@ -92,9 +100,13 @@ __all__ = [
     "available_prompts",
     "axis_views",
     "configure_libraries",
+    "correction",
+    "is_read_timeout",
     "is_transient",
     "load_prompt",
+    "output_token_budget",
     "parse_ref",
+    "resolve_mode",
     "retry_after_s",
     "safe_keys",
     "translate",

@@ -3,13 +3,13 @@
 Built once at start-up from ``ProviderSettings`` and shared by every scorer; building it
 configures litellm and instructor (``tuning.configure_libraries``).
 
-* One call = ``litellm.acompletion`` at temperature 0, with litellm's and the OpenAI SDK's own
-  retries off (``num_retries=0``, ``max_retries=0``): tenacity (``retry``) is the only retry
-  layer, for transient faults only (``faults``). When a model's retries are spent, the next of
-  ``fallback_models`` is tried; then ``ProviderUnavailableError`` (503). Everything runs inside
-  one deadline per request.
-* Structured output: ``instructor.from_litellm`` wraps that resilient call, so a re-ask after
-  invalid output is itself retried and may fall back, and the re-ask conversation survives a 429.
+* Every call goes through ``calls.ResilientCaller``: retries of transient faults, the fallback
+  models, connect and read timeouts, all inside one deadline per request.
+* Structured output: instructor validates each answer against the response model, asked for in
+  the strongest mode the answering model offers (``structured.resolve_mode``: native JSON schema
+  or JSON mode) and bounded by ``max_tokens`` derived from the schema. Re-asks are the gateway's
+  own loop, one instructor attempt each: the original conversation plus one correction (the
+  invalid answer and what was wrong with it), never a growing transcript.
 * Errors are translated into the gateway's tree (``faults.translate``), never carrying provider
   text (which can echo the ticket).
 """
@@ -24,43 +24,63 @@ from typing import Any, TypeVar
 
 import instructor
 import litellm
-import openai
 from instructor.core import IncompleteOutputException, InstructorError, InstructorRetryException
 from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
 from pydantic import BaseModel
-from tenacity import RetryCallState
 
-from gateway.config import ProviderSettings
-from gateway.errors import GatewayError, ProviderError, ProviderUnavailableError
-from gateway.providers.faults import INVALID_OUTPUT, DeadlineError, is_transient, translate
+from gateway.config import ProviderSettings, StructuredMode
+from gateway.errors import GatewayError, ProviderError
+from gateway.providers.calls import ResilientCaller
+from gateway.providers.faults import INVALID_OUTPUT, DeadlineError
+from gateway.providers.health import ProviderHealth
 from gateway.providers.observer import NullObserver, ProviderObserver
 from gateway.providers.prompts import ChatMessage
 from gateway.providers.results import LogprobCompletion, Structured, first_token_alternatives
-from gateway.providers.retry import RequestBudget, current_request, retrying
-from gateway.providers.tuning import configure_libraries, litellm_logging_skipped
+from gateway.providers.retry import RequestBudget, current_request
+from gateway.providers.structured import (
+    answer_text,
+    correction,
+    output_token_budget,
+    resolve_mode,
+)
+from gateway.providers.tuning import configure_libraries
+from gateway.schemas import ProviderStatus
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
+_INSTRUCTOR_MODES: dict[StructuredMode, instructor.Mode] = {
+    "json": instructor.Mode.JSON,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+}
+
 
 class ProviderClient:
     """Async client for one configured model chain (primary + fallbacks)."""
 
-    def __init__(self, config: ProviderSettings, observer: ProviderObserver | None = None) -> None:
+    def __init__(
+        self,
+        config: ProviderSettings,
+        observer: ProviderObserver | None = None,
+        health: ProviderHealth | None = None,
+    ) -> None:
         configure_libraries()  # start-up, not import: see gateway/providers/tuning.py
         self.config = config
         self._primary = config.primary
         self.observer: ProviderObserver = observer or NullObserver()
-        mode = {"json": instructor.Mode.JSON, "json_schema": instructor.Mode.JSON_SCHEMA}[
-            config.structured_mode
-        ]
-        # instructor never sees litellm directly: it calls our resilient wrapper, which calls
+        self.health = health or ProviderHealth(config)
+        self._call = ResilientCaller(config, self.observer, self.health)
+        # instructor never sees litellm directly: it calls the resilient caller, which calls
         # litellm.acompletion. No `context=` is ever passed, so instructor renders no Jinja on
         # the (ticket-bearing) messages.
-        self._instructor = instructor.from_litellm(self._acompletion, mode=mode, async_client=True)
-        self._instructor.on("parse:error", self._on_parse_error)
-        self._primary_provider = self._primary.split("/", 1)[0]
+        self._instructors = {
+            mode: instructor.from_litellm(self._call.complete, mode=native, async_client=True)
+            for mode, native in _INSTRUCTOR_MODES.items()
+        }
+        for client in self._instructors.values():
+            client.on("parse:error", self._on_parse_error)
+        self._modes: dict[str, StructuredMode] = {}
         if not get_model_cost_map_source_info()["is_env_forced"]:
             log.warning(
                 "litellm was imported before gateway and may have fetched its cost map from the "
@@ -75,6 +95,14 @@ class ProviderClient:
         """Models to try in order: the primary (or a per-request override), then fallbacks."""
         first = model or self._primary
         return (first, *(m for m in self.config.fallback_models if m != first))
+
+    def structured_mode(self, model: str | None = None) -> StructuredMode:
+        """How ``model``'s structured output is asked for (looked up once per model)."""
+        model = model or self._primary
+        mode = self._modes.get(model)
+        if mode is None:
+            mode = self._modes[model] = resolve_mode(self.config, model)
+        return mode
 
     def supports_logprobs(self, model: str | None = None) -> bool | None:
         """What litellm's tables say (None: unknown, ask the model)."""
@@ -95,6 +123,10 @@ class ProviderClient:
             mock_response="ok",
         )
 
+    async def probe(self) -> ProviderStatus:
+        """Whether the provider answers (``GET <api base>/models``); see ``health``."""
+        return await self.health.probe()
+
     # -- public calls ----------------------------------------------------------------------------
 
     async def structured(
@@ -103,52 +135,74 @@ class ProviderClient:
         response_model: type[M],
         *,
         max_reasks: int,
+        max_tokens: int | None = None,
         model: str | None = None,
     ) -> Structured[M]:
-        """A validated ``response_model`` instance; invalid output is re-asked up to max_reasks."""
+        """A validated ``response_model`` instance; invalid output is re-asked up to max_reasks.
+
+        ``max_tokens``: the bound on each answer; default ``structured_max_tokens``, else one
+        derived from the response model's schema.
+        """
+        limit = (
+            max_tokens
+            or self.config.structured_max_tokens
+            or output_token_budget(response_model.model_json_schema())
+        )
         request = RequestBudget(self.chain(model), time.monotonic() + self.config.deadline_s)
         token = current_request.set(request)
+        attempts = max_reasks + 1
+        follow_up: list[dict[str, str]] = []
         try:
             async with asyncio.timeout(self.config.deadline_s):
-                value = await self._instructor.create(
-                    response_model=response_model,
-                    messages=[m.model_dump() for m in messages],  # type: ignore[misc]
-                    max_retries=max_reasks,
-                    model=request.models[0],
-                )
-        except InstructorRetryException as exc:
-            cause = exc.__cause__
-            if isinstance(cause, GatewayError):
-                raise cause from None
-            if isinstance(cause, DeadlineError):
-                raise self._deadline_error() from None
-            if not isinstance(cause, INVALID_OUTPUT):
-                raise  # not the model's answer: a bug, which the API edge reports as a 500
+                for attempt in range(1, attempts + 1):
+                    answering = request.answered_by or request.models[0]
+                    mode = self.structured_mode(answering)
+                    try:
+                        value = await self._instructors[mode].create(
+                            response_model=response_model,
+                            messages=[*(m.model_dump() for m in messages), *follow_up],  # type: ignore[list-item]
+                            max_retries=0,  # one attempt: re-asks are this loop's
+                            model=answering,
+                            max_tokens=limit,
+                        )
+                    except InstructorRetryException as exc:
+                        invalid = self._invalid_output(exc)
+                        self.observer.structured(request.answered_by or answering, mode, False)
+                        follow_up = correction(
+                            answer_text(exc.last_completion), invalid, attempt + 1, attempts
+                        )
+                        continue
+                    answered_by = request.answered_by or answering
+                    self.observer.structured(answered_by, mode, True)
+                    return Structured(
+                        value=value,
+                        model=answered_by,
+                        usage=request.usage(),
+                        calls=request.calls,
+                        mode=mode,
+                    )
             log.warning(
                 "structured output invalid after %d attempt(s) (model=%s)",
-                exc.n_attempts,
+                attempts,
                 request.answered_by,
             )
             raise ProviderError(
                 f"model {request.answered_by or request.models[0]!r} returned invalid structured "
-                f"output {exc.n_attempts} time(s); giving up after {max_reasks} re-ask(s)"
-            ) from None
-        except IncompleteOutputException:
+                f"output {attempts} time(s); giving up after {max_reasks} re-ask(s)"
+            )
+        except IncompleteOutputException as exc:
             raise ProviderError(
-                f"the answer of model {request.answered_by!r} was cut off (max tokens)"
-            ) from None
-        except (TimeoutError, DeadlineError):
-            raise self._deadline_error() from None
+                f"the answer of model {request.answered_by!r} was cut off at max_tokens={limit} "
+                "(GATEWAY_STRUCTURED_MAX_TOKENS sets the bound)"
+            ) from exc
+        except (TimeoutError, DeadlineError) as exc:
+            raise self._call.deadline_error() from exc
+        except InstructorRetryException:
+            raise  # not the model's answer (``_invalid_output``): a bug, reported as a 500
         except InstructorError as exc:
-            raise ProviderError(f"structured output failed ({type(exc).__name__})") from None
+            raise ProviderError(f"structured output failed ({type(exc).__name__})") from exc
         finally:
             current_request.reset(token)
-        return Structured(
-            value=value,
-            model=request.answered_by or request.models[0],
-            usage=request.usage(),
-            calls=request.calls,
-        )
 
     async def logprobs(
         self,
@@ -163,14 +217,14 @@ class ProviderClient:
         token = current_request.set(request)
         try:
             async with asyncio.timeout(self.config.deadline_s):
-                response = await self._acompletion(
+                response = await self._call.complete(
                     messages=[m.model_dump() for m in messages],
                     logprobs=True,
                     top_logprobs=top_logprobs,
                     max_tokens=max_tokens,
                 )
-        except (TimeoutError, DeadlineError):
-            raise self._deadline_error() from None
+        except (TimeoutError, DeadlineError) as exc:
+            raise self._call.deadline_error() from exc
         finally:
             current_request.reset(token)
         content, top = first_token_alternatives(response)
@@ -181,121 +235,21 @@ class ProviderClient:
             usage=request.usage(),
         )
 
-    # -- the resilient call ----------------------------------------------------------------------
+    # -- instructor's side -------------------------------------------------------------------------
 
-    def _deadline_error(self) -> ProviderUnavailableError:
-        return ProviderUnavailableError(
-            f"no answer from the provider within the {self.config.deadline_s:g} s deadline"
-        )
+    def _invalid_output(self, exc: InstructorRetryException) -> BaseException:
+        """The validation error behind a failed attempt; anything else is raised as it is."""
+        cause = exc.__cause__
+        if isinstance(cause, GatewayError):
+            raise cause  # translated at the seam, with its own cause
+        if isinstance(cause, DeadlineError):
+            raise self._call.deadline_error() from cause
+        if not isinstance(cause, INVALID_OUTPUT):
+            raise exc  # not the model's answer: a bug, which the API edge reports as a 500
+        return cause
 
     def _on_parse_error(self, error: Exception, **attempt: Any) -> None:
         """instructor's ``parse:error`` hook: a reply failed validation (and is re-asked)."""
         request = current_request.get()
         model = (request.answered_by or request.models[0]) if request else self._primary
         self.observer.invalid_output(model)
-
-    async def _acompletion(self, **kwargs: Any) -> litellm.ModelResponse:
-        """litellm.acompletion with retries on transient faults, then the fallback models."""
-        request = current_request.get()
-        if request is None:  # only reachable through structured()/logprobs()
-            raise RuntimeError("provider call outside a request")
-        kwargs.pop("model", None)
-        # After a fallback answered, re-asks of the same request go straight to it.
-        start = request.models.index(request.answered_by) if request.answered_by else 0
-        last: BaseException | None = None
-        for model in request.models[start:]:
-            if request.remaining() <= 0:
-                break
-            try:
-                response = await self._with_retries(model, kwargs, request)
-            except DeadlineError:
-                break
-            except Exception as exc:  # translated right here
-                if not is_transient(exc):
-                    raise translate(exc, model) from None
-                last = exc
-                log.warning(
-                    "model %s unavailable after retries (%s); %s",
-                    model,
-                    type(exc).__name__,
-                    "trying the next fallback" if model != request.models[-1] else "giving up",
-                )
-                if model != request.models[-1]:
-                    self.observer.fallback(model, request.models[request.models.index(model) + 1])
-                continue
-            request.answered_by = model
-            return response
-        if last is None or request.remaining() <= 0:
-            raise self._deadline_error()
-        raise ProviderUnavailableError(
-            f"every model failed on transient faults: {list(request.models[start:])} "
-            f"(last: {type(last).__name__})"
-        )
-
-    async def _with_retries(
-        self, model: str, kwargs: dict[str, Any], request: RequestBudget
-    ) -> litellm.ModelResponse:
-        attempts = retrying(
-            self.config.retry, request, lambda state: self._before_retry(model, state)
-        )
-        async for attempt in attempts:
-            with attempt:
-                remaining = request.remaining()
-                if remaining <= 0:
-                    raise DeadlineError
-                # A fixed per-call timeout: litellm caches its HTTP clients by timeout, so the
-                # shrinking deadline is enforced with asyncio instead.
-                limit = asyncio.timeout(remaining)
-                try:
-                    async with limit:
-                        response = await self._call_litellm(model, kwargs)
-                except TimeoutError:
-                    self.observer.call(model, "timeout")
-                    if limit.expired():
-                        raise DeadlineError from None
-                    raise
-                except Exception as exc:
-                    timed_out = isinstance(exc, openai.APITimeoutError)
-                    self.observer.call(model, "timeout" if timed_out else "error")
-                    raise
-                self.observer.call(model, "ok")
-                cost = request.account(response)
-                if cost:
-                    self.observer.cost(model, cost)
-                return response
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-    def _before_retry(self, model: str, state: RetryCallState) -> None:
-        self.observer.retry(model)
-        log.info(
-            "transient provider fault on %s (attempt %d, %s); retrying in %.2f s",
-            model,
-            state.attempt_number,
-            type(state.outcome.exception()).__name__ if state.outcome else "?",
-            state.upcoming_sleep,
-        )
-
-    async def _call_litellm(self, model: str, kwargs: dict[str, Any]) -> litellm.ModelResponse:
-        extra: dict[str, Any] = {}
-        # api_base belongs to the primary model's provider; a fallback on another provider
-        # (anthropic/... after openai/...) uses its own endpoint.
-        if self.config.api_base and model.split("/", 1)[0] == self._primary_provider:
-            extra["api_base"] = self.config.api_base
-        if self.config.api_key is not None:
-            extra["api_key"] = self.config.api_key.get_secret_value()
-        if "logprobs" not in kwargs:
-            # reasoning models reject temperature=0; dropping it beats failing the request
-            extra["drop_params"] = True
-        with litellm_logging_skipped():  # no litellm callbacks: metrics are ours
-            response = await litellm.acompletion(
-                model=model,
-                temperature=0,
-                timeout=self.config.timeout_s,
-                num_retries=0,  # tenacity above is the only retry layer
-                max_retries=0,  # ... and the OpenAI SDK must not retry underneath litellm either
-                **extra,
-                **kwargs,
-            )
-        if not isinstance(response, litellm.ModelResponse):
-            raise ProviderError("unexpected streaming response from litellm")
-        return response

@@ -18,7 +18,12 @@ from instructor.core import ResponseParsingError
 from litellm.exceptions import ContentPolicyViolationError, ContextWindowExceededError
 from pydantic import ValidationError
 
-from gateway.errors import GatewayError, ProviderError, ProviderUnavailableError
+from gateway.errors import (
+    ContextTooLongError,
+    GatewayError,
+    ProviderError,
+    ProviderUnavailableError,
+)
 
 _NOT_TRANSIENT = (
     openai.BadRequestError,  # includes litellm's ContextWindowExceeded, ContentPolicy, params
@@ -42,7 +47,7 @@ class DeadlineError(Exception):
     """The request's deadline is spent (internal: becomes a ProviderUnavailableError)."""
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
     status = getattr(exc, "status_code", None)
     return status if isinstance(status, int) else None
 
@@ -53,8 +58,34 @@ def is_transient(exc: BaseException) -> bool:
         return False
     if isinstance(exc, _TRANSIENT):
         return True
-    status = _status(exc)
+    status = status_of(exc)
     return status is not None and (status in (408, 409, 425, 429) or status >= 500)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (litellm wraps the OpenAI SDK's error, which wraps httpx's)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 16:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def is_read_timeout(exc: BaseException) -> bool:
+    """A timeout after the request was sent: the server may still be working on it.
+
+    httpx tells the phases apart (``ConnectTimeout``/``PoolTimeout``: nothing was sent;
+    ``ReadTimeout``/``WriteTimeout``: it was, or partly). A timeout whose phase is not known
+    (a provider SDK's own timer) counts as a read timeout: assuming the request arrived is the
+    safe side, for a retry would then be a second copy of it.
+    """
+    chain = _chain(exc)
+    if any(isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout) for e in chain):
+        return False
+    if any(isinstance(e, httpx.ReadTimeout | httpx.WriteTimeout) for e in chain):
+        return True
+    return isinstance(exc, openai.APITimeoutError | TimeoutError)
 
 
 def retry_after_s(exc: BaseException) -> float | None:
@@ -89,7 +120,7 @@ def translate(exc: BaseException, model: str) -> GatewayError:
     if isinstance(exc, GatewayError):
         return exc
     kind = type(exc).__name__
-    status = _status(exc)
+    status = status_of(exc)
     # litellm maps some statuses to its generic APIError: look at the status as well as the class
     if isinstance(exc, openai.AuthenticationError) or status == 401:
         return ProviderError(
@@ -101,9 +132,10 @@ def translate(exc: BaseException, model: str) -> GatewayError:
     if isinstance(exc, openai.NotFoundError) or status == 404:
         return ProviderError(f"model {model!r} was not found at the provider (404)")
     if isinstance(exc, ContextWindowExceededError):
-        return ProviderError(
-            f"prompt and ticket exceed the context window of model {model!r}; "
-            "shorten the text or configure a larger model"
+        return ContextTooLongError(
+            f"the prompt and the ticket exceed the context window of model {model!r}: send a "
+            "shorter text (lower GATEWAY_MAX_TEXT_CHARS to refuse such tickets up front) or "
+            "configure a model with a larger context window"
         )
     if isinstance(exc, ContentPolicyViolationError):
         return ProviderError(f"the provider's content policy refused the request ({model!r})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from gateway.config import StructuredMode
+
 CallOutcome = Literal["ok", "error", "timeout"]
 
 
@@ -24,6 +26,10 @@ class ProviderObserver(Protocol):
 
     def cost(self, model: str, usd: float) -> None: ...
 
+    def structured(self, model: str, mode: StructuredMode, valid: bool) -> None:
+        """One structured attempt, asked for in ``mode``: its answer validated, or not."""
+        ...
+
 
 class NullObserver:
     def call(self, model: str, outcome: CallOutcome) -> None:
@@ -42,4 +48,7 @@ class NullObserver:
         return None
 
     def cost(self, model: str, usd: float) -> None:
+        return None
+
+    def structured(self, model: str, mode: StructuredMode, valid: bool) -> None:
         return None

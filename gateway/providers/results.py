@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from gateway.config import StructuredMode
 from gateway.schemas import Usage
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,6 +33,7 @@ class Structured(Generic[M]):
     model: str  # the model that answered: the primary or a fallback
     usage: Usage  # summed over every call of the request (re-asks included)
     calls: int
+    mode: StructuredMode  # how the answer that validated was asked for
 
 
 def first_token_alternatives(response: Any) -> tuple[str, list[TokenLogprob]]:

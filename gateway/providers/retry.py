@@ -3,6 +3,15 @@
 Transient faults (429, 5xx, timeouts, connection errors) are retried by tenacity with jittered
 exponential backoff, honouring ``Retry-After`` up to ``retry_after_max_s``, and never past the
 request's deadline.
+
+A read timeout is the exception: it is not retried unless ``retry_read_timeouts`` is set, and
+then only after at least ``backoff_max_s``. A read timeout means the request reached the server
+and got no answer in time; closing our connection does not stop a self-hosted server
+(llama.cpp, vLLM, Ollama) from finishing the first copy, so an immediate retry queues a second
+copy behind it: twice the load on a server that is already too slow, and an answer no sooner
+than the first would have been. It also spent most of the deadline already. So by default the
+ticket fails over to the next model on another endpoint, or ends as ``provider_unavailable``
+(the local fallback answers where configured), and the caller may retry later.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from gateway.config import RetryPolicy
-from gateway.providers.faults import is_transient, retry_after_s
+from gateway.providers.faults import is_read_timeout, is_transient, retry_after_s
 from gateway.schemas import Usage
 
 
@@ -96,19 +105,27 @@ def retrying(
     request: RequestBudget,
     before_sleep: Callable[[RetryCallState], None],
 ) -> AsyncRetrying:
-    """Retries of one model's call: transient faults only, within attempts and the deadline."""
+    """Retries of one model's call: transient faults only, within attempts and the deadline;
+    a read timeout only where the policy allows it, and never at once."""
     jitter = wait_random_exponential(multiplier=policy.backoff_initial_s, max=policy.backoff_max_s)
 
     def wait(state: RetryCallState) -> float:
         backoff = float(jitter(state))
         exc = state.outcome.exception() if state.outcome else None
+        if exc is not None and is_read_timeout(exc):
+            return max(backoff, policy.backoff_max_s)  # give the first copy time to finish
         hinted = retry_after_s(exc) if exc is not None else None
         if hinted is not None:
             return max(backoff, min(hinted, policy.retry_after_max_s))
         return backoff
 
+    def worth_retrying(exc: BaseException) -> bool:
+        if not is_transient(exc):
+            return False
+        return policy.retry_read_timeouts or not is_read_timeout(exc)
+
     return AsyncRetrying(
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(worth_retrying),
         wait=wait,
         stop=stop_any(stop_after_attempt(policy.max_retries + 1), StopAtDeadline(request)),
         before_sleep=before_sleep,

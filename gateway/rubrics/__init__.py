@@ -1,5 +1,6 @@
-"""Rubric sets: the models (``model``), YAML parsing with ``file:line`` errors (``loading``) and
-the hot-reloading directory store (``store``). Import from here, not from the submodules.
+"""Rubric sets: the models (``model``), YAML parsing with ``file:line`` errors (``loading``), the
+hot-reloading directory store (``store``) and one file per name (``names``). Import from here,
+not from the submodules.
 
 A low layer: it depends on ``gateway.errors`` only, so schemas, scoring and the pipeline can
 all import it.
@@ -18,6 +19,7 @@ from gateway.rubrics.model import (
     Rule,
     Thresholds,
 )
+from gateway.rubrics.names import duplicate_name_problem, name_conflicts, rubric_files
 from gateway.rubrics.store import RubricInfo, RubricStore, load_rubrics
 
 __all__ = [
@@ -34,7 +36,10 @@ __all__ = [
     "RubricStore",
     "Rule",
     "Thresholds",
+    "duplicate_name_problem",
     "load_rubric_file",
     "load_rubrics",
+    "name_conflicts",
     "parse_rubric",
+    "rubric_files",
 ]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
 from gateway.rubrics import RubricSet, Thresholds
-from gateway.schemas import Usage
+from gateway.schemas import StructuredOutput, Usage
 
 if TYPE_CHECKING:
     from gateway.providers import Prompt
@@ -37,6 +37,9 @@ class ScoreResult(BaseModel):
     model: str
     prompt: str | None = None
     usage: Usage | None = None
+    structured_output: StructuredOutput | None = Field(
+        None, description="how an LLM's structured answer was asked for (json_schema or json)"
+    )
     fallback: bool = Field(
         False,
         description="the embedded model answered because the provider was unavailable: never "

@@ -8,10 +8,14 @@ litellm and instructor take seconds to import).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from gateway.config import LocalSettings, Settings
 from gateway.errors import ConfigError, GatewayError, ProviderUnavailableError
 from gateway.providers import NullObserver, ProviderObserver
+
+if TYPE_CHECKING:  # the type only: building a provider client imports litellm
+    from gateway.providers.health import ProviderHealth
 from gateway.scoring.base import Checkable, Scorer
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.local import LocalScorer
@@ -25,15 +29,19 @@ def build_local_scorer(settings: LocalSettings) -> LocalScorer:
 
 
 def build_scorer(
-    settings: Settings, local: Scorer, observer: ProviderObserver | None = None
+    settings: Settings,
+    local: Scorer,
+    observer: ProviderObserver | None = None,
+    *,
+    health: ProviderHealth | None = None,
 ) -> Scorer:
     """The scorer ``settings`` ask for, around the embedded ``local`` one (the default and
-    the cascade's first pass)."""
+    the cascade's first pass). ``health`` follows the provider's reachability (``/healthz``)."""
     if settings.scorer_kind == "local":
         return local
     from gateway.scoring.provider_scorers import build_provider_scorer
 
-    return build_provider_scorer(settings, local, observer or NullObserver())
+    return build_provider_scorer(settings, local, observer or NullObserver(), health=health)
 
 
 async def check_scorer(scorer: Scorer) -> bool:

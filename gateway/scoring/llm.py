@@ -4,12 +4,15 @@ One call per ticket answers every requested axis. The reply is validated against
 model built from the rubric (label keys, ``Literal`` choices, probabilities in [0, 1]); invalid
 replies are re-asked up to ``max_reasks`` times, so a label that does not exist never gets past
 this module. ``raw`` is each label's own P(yes); ``scores`` is ``raw`` normalised to sum to 1.
+Each result says how the answer was asked for (``structured_output``: the provider's native JSON
+schema, or JSON mode), and its length is bounded by the client (``max_tokens`` from the schema).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from gateway.errors import ProviderUnavailableError
 from gateway.providers import Prompt, ProviderClient
 from gateway.rubrics import RubricSet
 from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
@@ -42,6 +45,8 @@ class LLMScorer(ProviderScorer):
         return config_fingerprint(
             {
                 "chain": list(self._client.chain(self._model)),
+                # how each model is asked (auto resolves per model, from litellm's table)
+                "modes": [self._client.structured_mode(m) for m in self._client.chain(self._model)],
                 "provider": self._client.config.answer_fields(),
                 "max_reasks": self._max_reasks,
                 "temperature": 0,
@@ -58,7 +63,14 @@ class LLMScorer(ProviderScorer):
         )
 
     async def check(self) -> None:
+        """Warm the call path, and probe the provider (``GET <api base>/models``): an
+        unreachable one is reported (``check_scorer`` then starts the server degraded)."""
         await self._client.warm_up()
+        status = await self._client.probe()
+        if status.reachable is False:
+            raise ProviderUnavailableError(
+                f"the provider of model {self.model!r} is unreachable ({status.error})"
+            )
 
     async def _score_one(self, text: str, rubric: RubricSet, axes: list[str]) -> ScoreResult:
         compiled = self._prompt.compile(rubric, axes, text)
@@ -79,4 +91,5 @@ class LLMScorer(ProviderScorer):
             model=answer.model,
             prompt=compiled.ref.tag,
             usage=answer.usage,
+            structured_output=answer.mode,
         )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from gateway.config import Settings
 from gateway.errors import ConfigError, InvalidRequestError
-from gateway.providers import Prompt, ProviderClient, ProviderObserver, load_prompt
+from gateway.providers import Prompt, ProviderClient, ProviderHealth, ProviderObserver, load_prompt
 from gateway.scoring.base import Scorer
 from gateway.scoring.cascade import CascadeScorer
 from gateway.scoring.fallback import LocalFallbackScorer
@@ -100,11 +100,14 @@ def build_provider_scorer(
     observer: ProviderObserver,
     *,
     client: ProviderClient | None = None,
+    health: ProviderHealth | None = None,
 ) -> Scorer:
-    """The provider scorer ``settings`` ask for; ``client`` is shared when given."""
+    """The provider scorer ``settings`` ask for; ``client`` is shared when given, else built
+    reporting to ``observer`` and ``health``."""
     builder = BUILDERS.get(settings.scorer_kind)
     if builder is None:
         raise ConfigError(
             f"unknown scorer {settings.scorer_kind!r}; choose local, {', '.join(BUILDERS)}"
         )
-    return builder(settings, local, client or ProviderClient(settings.provider, observer), observer)
+    client = client or ProviderClient(settings.provider, observer, health)
+    return builder(settings, local, client, observer)

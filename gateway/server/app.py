@@ -55,6 +55,8 @@ def create_app(
         if wait:
             loader.join()
         yield
+        if state.provider_health is not None:
+            await state.provider_health.aclose()  # a background probe still running
         state.close()
         app.state.guard.close()  # reopens by itself if the app is started again
 

@@ -36,9 +36,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from gateway.cache.observer import CacheOp
-from gateway.providers import CallOutcome
 from gateway.rubrics import RubricSet
 from gateway.schemas import ClassifyResponse
+from gateway.server.provider_metrics import ProviderMetrics
 
 if TYPE_CHECKING:
     # the type only: drift's scipy stays out of the server's import
@@ -72,7 +72,7 @@ if _MULTIPROC_DIR is not None:
     )
 
 
-class Metrics:
+class Metrics(ProviderMetrics):
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -115,23 +115,7 @@ class Metrics:
         )
         for scorer in _SCORERS:
             self.scored_by.labels(scorer)  # export zeros: a share needs both series
-        self.provider_calls = Counter(
-            "gateway_provider_calls", "Provider calls by outcome", ["outcome"], registry=r
-        )
-        for outcome in ("ok", "error", "timeout"):
-            self.provider_calls.labels(outcome)  # export zeros: absent series break rate() alerts
-        self.provider_retries = Counter("gateway_provider_retries", "Provider retries", registry=r)
-        self.provider_fallbacks = Counter(
-            "gateway_provider_fallbacks", "Fallbacks to another model or local", registry=r
-        )
-        self.provider_invalid = Counter(
-            "gateway_provider_invalid_outputs",
-            "Provider replies that failed validation and were re-asked",
-            registry=r,
-        )
-        self.provider_cost = Counter(
-            "gateway_provider_cost_usd", "Provider cost in USD", registry=r
-        )
+        self._provider_counters(r)
         self.rate_limited_total = Counter(
             "gateway_rate_limited", "Requests refused by the rate limit", registry=r
         )
@@ -235,25 +219,6 @@ class Metrics:
 
     def joined(self) -> None:
         self.single_flight.inc()
-
-    # -- ProviderObserver
-    def call(self, model: str, outcome: CallOutcome) -> None:
-        self.provider_calls.labels(outcome).inc()
-
-    def retry(self, model: str) -> None:
-        self.provider_retries.inc()
-
-    def fallback(self, from_model: str, to_model: str) -> None:
-        self.provider_fallbacks.inc()
-
-    def local_fallback(self, tickets: int) -> None:
-        self.provider_fallbacks.inc(tickets)
-
-    def invalid_output(self, model: str) -> None:
-        self.provider_invalid.inc()
-
-    def cost(self, model: str, usd: float) -> None:
-        self.provider_cost.inc(usd)
 
     # -- AccessObserver (server.security)
     def rate_limited(self) -> None:

@@ -23,6 +23,7 @@ from gateway.schemas import (
     ClassifyResponse,
     ErrorBody,
     Health,
+    HealthStatus,
     RubricList,
     RubricListItem,
 )
@@ -122,19 +123,33 @@ _FAILED_SEE_LOG = "start-up failed; the reason is in the server log (or send an 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(state: State, details: SeesDetails) -> JSONResponse:
+    """200 ``ready``; 200 ``degraded`` when the model provider was unreachable at the last
+    contact (still serving: a provider outage is not this instance's, so a load balancer should
+    keep it); 503 ``starting`` or ``failed``. The provider's status is what was last heard; a
+    stale one is refreshed by a probe in the background, never awaited here."""
     classifier = state.classifier
     startup_error = state.startup_error
     if startup_error and not details:
         startup_error = _FAILED_SEE_LOG
+    provider = None
+    if state.provider_health is not None and classifier is not None:
+        state.provider_health.refresh_soon()
+        provider = state.provider_health.snapshot()
+    status: HealthStatus = (
+        "ready" if classifier else "failed" if state.startup_error else "starting"
+    )
+    if provider is not None and provider.reachable is False:
+        status = "degraded"
     health = Health(
-        status="ready" if classifier else "failed" if state.startup_error else "starting",
+        status=status,
         scorer=classifier.scorer.name if classifier else "",
         model=classifier.scorer.model if classifier else "",
         rubrics=len(state.rubrics),
         rubric_errors=len(state.rubrics.errors),
         startup_error=startup_error,
+        provider=provider,
     )
-    return JSONResponse(health.model_dump(), status_code=200 if classifier else 503)
+    return JSONResponse(health.model_dump(mode="json"), status_code=200 if classifier else 503)
 
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(authorize_scrape)])

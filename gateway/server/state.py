@@ -8,9 +8,10 @@ import logging
 import threading
 from typing import NamedTuple
 
-from gateway.config import Settings
+from gateway.config import PROVIDER_SCORERS, Settings
 from gateway.learning.recorder import Recorder
 from gateway.pipeline import Classifier, build_classifier, check_classifier
+from gateway.providers import ProviderHealth
 from gateway.redaction import Redactor, SpacyModel
 from gateway.rubrics import RubricStore
 from gateway.schemas import ClassifyResponse
@@ -46,6 +47,12 @@ class AppState:
         self.startup_error: str | None = None
         self.loaded = threading.Event()
         self._parts = parts
+        # the provider's reachability for /healthz, when the scorer built here calls one
+        self.provider_health: ProviderHealth | None = (
+            ProviderHealth(settings.provider)
+            if parts.scorer is None and settings.scorer_kind in PROVIDER_SCORERS
+            else None
+        )
 
     def load(self) -> None:
         try:
@@ -62,6 +69,7 @@ class AppState:
                 scorer=self._parts.scorer,
                 observer=self.metrics,
                 registry=self.store,
+                provider_health=self.provider_health,
             )
             try:
                 # This loader thread has no event loop, so the check gets its own. Safe: litellm

@@ -97,6 +97,10 @@ def test_every_provider_setting_but_patience_changes_the_key() -> None:
         value = getattr(base, name)
         if name == "structured_mode":
             value = "json_schema"
+        elif name == "structured_modes":
+            value = {"openai/test-model": "json_schema"}
+        elif name == "structured_max_tokens":
+            value = 512
         elif name == "api_key":
             value = "sk-other"
         else:

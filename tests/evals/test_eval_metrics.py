@@ -23,6 +23,7 @@ from gateway.evals import (
     reliability_bins,
     routing,
     threshold_for_precision,
+    wilson_lower,
 )
 
 LABELS = ["a", "b", "c"]
@@ -216,3 +217,15 @@ def test_bootstrap_delta() -> None:
     better = bootstrap_delta(accuracy_of, t, worse, t, n_resamples=300, seed=1)
     assert better.estimate == pytest.approx(1 / 3)
     assert 0.0 < better.low <= better.estimate <= better.high
+
+
+def test_threshold_for_precision_at_a_lower_bound_is_stricter() -> None:
+    # 20 sure and right, then 10 at 0.6 of which 1 wrong: 29/30 ≈ 0.967 at the point estimate
+    conf = [0.9] * 20 + [0.6] * 10
+    ok = [1] * 20 + [1] * 9 + [0]
+    assert threshold_for_precision(conf, ok, 0.95) == pytest.approx(0.6)
+    # the one-sided 95% Wilson bound of 29/30 is ~0.864, of 20/20 ~0.881: neither reaches 0.95
+    assert threshold_for_precision(conf, ok, 0.95, z=1.645) is None
+    assert threshold_for_precision(conf, ok, 0.87, z=1.645) == pytest.approx(0.9)
+    assert wilson_lower([29], [30], 0.0)[0] == pytest.approx(29 / 30)
+    assert wilson_lower([29], [30], 1.645)[0] == pytest.approx(0.8636, abs=1e-3)

@@ -14,16 +14,9 @@ import pytest
 from rich.console import Console
 from scipy.stats import chi2_contingency
 
-from gateway.learning.drift import (
-    OTHER,
-    DriftOptions,
-    DriftReport,
-    chi_square,
-    drift_report,
-    psi,
-    psi_noise,
-)
+from gateway.learning.drift import OTHER, DriftOptions, DriftReport, drift_report
 from gateway.learning.drift_plot import plot_drift
+from gateway.learning.drift_stats import chi_square, psi, psi_noise
 from gateway.learning.drift_table import drift_summary, drift_table
 from gateway.store.records import DriftPoint
 

@@ -33,7 +33,9 @@ from gateway.scoring import LocalScorer
 from gateway.store import Store, open_store
 
 AXIS = "category"
-NO_WEAK = TrainOptions(weak_labels=False)
+# no weak rows; thresholds at the point estimate: 42 labels cannot back a 95% lower bound
+# (test_train.py checks the default)
+NO_WEAK = TrainOptions(weak_labels=False, precision_z=0.0)
 
 
 def _rotated(source: Path, target: Path) -> None:
@@ -231,3 +233,66 @@ def test_training_refuses_naming_the_labels_short_of_examples(loop: Loop) -> Non
     assert "sales" in short.value.message and "feedback" in short.value.message
     assert "billing" not in short.value.message
     assert loop.store.models("support") == []
+
+
+def test_the_cli_trains_shadows_reports_promotes_and_rolls_back(
+    loop: Loop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.config import get_settings
+
+    # the CLI reads the same store, models and rubrics as the loop's in-process server
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GATEWAY_RUBRICS_DIR", str(tmp_path / "rubrics"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def rubric(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return " ".join(result.output.split())  # rich wraps at the runner's 80 columns
+
+    head = "head/rotated.category@v1"
+    _round(loop, "rotated", per_label=6, offset=0, audit=False)
+    trained = rubric("train", "rotated", "--no-weak-labels")
+    assert head in trained and "42 labels (+0 weak)" in trained
+    assert "cross-validated (5 folds)" in trained
+    assert f"next: rubric shadow start {head}" in trained
+    assert head in rubric("models", "rotated") and "trained" in rubric("models", "rotated")
+    assert f"{head} in shadow for rotated.category" in rubric("shadow", "start", head)
+
+    # no audit pick labelled since training: the report says so
+    assert "no held-out corrections yet" in rubric("shadow", "report", "rotated")
+    _round(loop, "rotated", per_label=4, offset=6)
+    report = rubric("shadow", "report", "rotated")
+    assert "on 28 held-out audit picks" in report and "McNemar" in report
+    # 42 labels back no auto-route threshold: refused, and the operator may force it
+    refused = runner.invoke(app, ["promote", head])
+    assert isinstance(refused.exception, PromotionRefusedError)
+    assert "would auto-route nothing" in refused.exception.message
+    promoted = rubric("promote", head, "--force")
+    assert f"promoted {head}" in promoted and "accuracy" in promoted
+    assert [m.stage for m in loop.store.models("rotated")] == ["promoted"]
+    assert f"{head} back in shadow" in rubric("rollback", "rotated")
+    assert [m.stage for m in loop.store.models("rotated")] == ["shadow"]
+    get_settings.cache_clear()
+
+
+def test_a_head_that_would_auto_route_nothing_is_not_promoted(loop: Loop) -> None:
+    rubric = loop.rubric("rotated")
+    _round(loop, "rotated", per_label=6, offset=0, audit=False)
+    # 42 out-of-fold answers cannot back 95% at the Wilson bound: auto_route 1.0
+    trained = train_from_store(
+        loop.store, loop.encoder, rubric, AXIS, loop.models_dir, TrainOptions(weak_labels=False)
+    )
+    assert trained.report.thresholds.auto_route == 1.0
+    shadow(loop.store, trained.record.id)
+    _round(loop, "rotated", per_label=4, offset=6)
+    with pytest.raises(PromotionRefusedError, match="would auto-route nothing"):
+        promote(loop.store, loop.encoder, trained.record.id, rubric)
+    assert loop.store.staged("rotated", "promoted") == []
+    # the evidence alone would have carried it: forced, it is promoted
+    evidence = promote(loop.store, loop.encoder, trained.record.id, rubric, force=True)
+    assert evidence is not None and evidence.head_better

@@ -9,6 +9,7 @@ from support.tickets import LABELS, tickets
 
 from gateway.config import PROJECT_ROOT
 from gateway.errors import LabelsInvalidError, NotEnoughLabelsError
+from gateway.evals import wilson_lower
 from gateway.learning.train import (
     MIN_SUPPORT,
     TrainingExample,
@@ -112,7 +113,7 @@ def test_one_example_per_label_still_trains_with_weak_labels(
 
 
 def test_auto_route_is_the_lowest_threshold_that_keeps_precision() -> None:
-    options = TrainOptions(target_precision=0.9, review_precision=0.5)
+    options = TrainOptions(target_precision=0.9, review_precision=0.5, precision_z=0.0)
     conf = np.linspace(0.99, 0.10, 40)
     correct = np.r_[np.ones(20, bool), np.zeros(1, bool), np.ones(4, bool), np.zeros(15, bool)]
     thresholds = fitted_thresholds(conf, correct, options)
@@ -122,6 +123,26 @@ def test_auto_route_is_the_lowest_threshold_that_keeps_precision() -> None:
     lowest_ok = conf[top][np.nonzero(running >= 0.9)[0].max()]
     assert thresholds.auto_route == pytest.approx(lowest_ok)
     assert thresholds.review <= thresholds.auto_route
+
+
+def test_auto_route_rests_on_the_lower_bound_of_precision_by_default() -> None:
+    # 200 out-of-fold answers: the first 100 all right, then one wrong in each 10
+    conf = np.linspace(0.99, 0.2, 200)
+    correct = np.ones(200, bool)
+    correct[109::10] = False
+    point = fitted_thresholds(conf, correct, TrainOptions(precision_z=0.0))
+    bound = fitted_thresholds(conf, correct, TrainOptions())
+    # the point estimate takes every ticket (190/200 = 95%); the bound stops at the lowest cut
+    # where the one-sided 95% Wilson bound of the precision still reaches 95%
+    assert point.auto_route == pytest.approx(0.2)
+    cuts = np.arange(1, 201)
+    lower = wilson_lower(np.cumsum(correct), cuts, 1.645)
+    last = int(np.nonzero((lower >= 0.95) & (cuts >= MIN_SUPPORT))[0].max())
+    assert 100 <= last < 150
+    assert bound.auto_route == pytest.approx(conf[last])
+    # 40 answers, all right, cannot back 95%: 40/40 has a lower bound of 0.94
+    few = fitted_thresholds(np.full(40, 0.9), np.ones(40, bool), TrainOptions())
+    assert few.auto_route == 1.0
 
 
 def test_auto_route_is_never_when_precision_is_unreachable_or_unsupported() -> None:

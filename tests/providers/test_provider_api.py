@@ -92,14 +92,17 @@ def test_a_provider_outage_at_start_up_does_not_keep_the_server_down(
 ) -> None:
     wire.script(error(500))  # the start-up probe meets an outage (no retries configured)
     with app_for(scorer="logprob") as client:
-        health = client.get("/healthz").json()
-        assert (health["status"], health["startup_error"]) == ("ready", None)
+        health = client.get("/healthz")
+        assert health.status_code == 200  # serving, degraded: the outage is the provider's
+        assert (health.json()["status"], health.json()["startup_error"]) == ("degraded", None)
+        assert health.json()["provider"]["error"] == "HTTP 500"
         (probe,) = wire.requests  # the check ran, met the outage, and was skipped
         assert probe.body["logprobs"] is True
         wire.responder = schema_filler  # the provider is back: logprobs for every call
         resp = client.post("/classify", json={"text": SEED})
         assert resp.status_code == 200, resp.text
         assert resp.json()["scorer"] == "logprob"
+        assert client.get("/healthz").json()["status"] == "ready"  # seen again
 
 
 def test_a_working_provider_passes_the_check(app_for: Any, wire: WireServer) -> None:

@@ -44,8 +44,13 @@ def review_client(
         settings,
         access={"api_keys_file": _keys_file(tmp_path)},
         # every decision keeps its text and is queued, so the test does not depend on where
-        # the model's confidence lands
-        store={"data_dir": tmp_path / "data", "text_for": "all", "queue_for": "all"},
+        # the model's confidence lands; no random audit picks: the order checked is the margins'
+        store={
+            "data_dir": tmp_path / "data",
+            "text_for": "all",
+            "queue_for": "all",
+            "explore": 0.0,
+        },
     )
     app = create_app(keyed, wait=True, local=local_scorer, nlp=spacy_model)
     with TestClient(app) as client:

@@ -178,7 +178,8 @@ def _schema_value(schema: Body, defs: Body) -> Any:
 
 def requested_schema(request: Body) -> Body | None:
     """The JSON schema a structured-output request asks for, wherever the mode put it (the
-    gateway's modes: ``json`` and ``json_schema``; tool calling is not offered, see config.py)."""
+    gateway's modes: ``json`` and ``json_schema``; tool calling is not offered, see
+    gateway/config/provider.py)."""
     response_format = request.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         return dict(response_format["json_schema"]["schema"])
@@ -215,6 +216,9 @@ class WireServer:
     def __init__(self, responder: Callable[[Body], Reply] = out_of_script) -> None:
         self.responder = responder
         self.requests: list[Recorded] = []
+        # GET /models (the gateway's reachability probe), recorded apart from completions
+        self.listings: list[Recorded] = []
+        self.listing_reply: Reply | None = None  # None: the model list
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -224,6 +228,7 @@ class WireServer:
         routes = [
             Route("/v1/chat/completions", self._handle, methods=["POST"]),
             Route("/chat/completions", self._handle, methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
         ]
         config = uvicorn.Config(
             Starlette(routes=routes),
@@ -248,6 +253,8 @@ class WireServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.listings.clear()
+            self.listing_reply = None
             self.responder = out_of_script
 
     @property
@@ -281,6 +288,21 @@ class WireServer:
         # the server's own time (parsing, scripting, delay), subtracted by the benchmark
         record.handled_s = time.perf_counter() - received
         return response
+
+    async def _models(self, request: Request) -> Response:
+        """``GET /v1/models``: the OpenAI wire's model listing."""
+        record = Recorded(request.url.path, dict(request.headers), {}, time.monotonic())
+        with self._lock:
+            self.listings.append(record)
+            reply = self.listing_reply
+        if reply is not None:
+            await asyncio.sleep(reply.delay_s)
+            return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+        listing = {
+            "object": "list",
+            "data": [{"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}],
+        }
+        return JSONResponse(listing)
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> WireServer:

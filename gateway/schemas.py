@@ -88,6 +88,18 @@ class Flag(BaseModel):
     rule: str
     action: Literal["escalate", "review", "flag"]
     forced: dict[str, str] = Field(default_factory=dict)
+    raised: dict[str, str] = Field(
+        default_factory=dict,
+        description="axes of `forced` this rule raised (raise_to): the answer was below the label",
+    )
+    route: str | None = Field(None, description="the route the rule sets for the ticket")
+    span: tuple[int, int] | None = Field(
+        None, description="[start, end) of the text match in the redacted text; never the text"
+    )
+    matched_on: list[str] = Field(
+        default_factory=list,
+        description="the conditions that held (text, metadata.<key>, axis.<axis>); no values",
+    )
 
 
 class AxisResult(BaseModel):
@@ -217,13 +229,28 @@ class ProviderStatus(BaseModel):
     )
 
 
+class RedisStatus(BaseModel):
+    """The replicas' shared state (``GATEWAY_REDIS_URL``), as this process last saw it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    up: bool = Field(
+        description="whether Redis answered at the last contact; false: this replica serves "
+        "from its own cache with a per-process rate limit until a check answers again"
+    )
+    checked_at: datetime | None = Field(None, description="the last check (UTC)")
+    since: datetime | None = Field(None, description="when it last went up or down (UTC)")
+    error: str | None = Field(None, description="why the last contact failed: an error class")
+
+
 HealthStatus = Literal["ready", "degraded", "starting", "failed"]
 
 
 class Health(BaseModel):
     status: HealthStatus = Field(
         description="degraded: serving, but the model provider was unreachable at the last "
-        "contact (tickets get 503 provider_unavailable, or the local fallback's answer)"
+        "contact (tickets get 503 provider_unavailable, or the local fallback's answer), or "
+        "Redis was (answers from this replica's own cache, limits per process)"
     )
     scorer: str
     model: str
@@ -234,6 +261,9 @@ class Health(BaseModel):
     )
     provider: ProviderStatus | None = Field(
         None, description="the model provider, for scorers that call one"
+    )
+    redis: RedisStatus | None = Field(
+        None, description="the shared cache and limits, when GATEWAY_REDIS_URL is set"
     )
 
 

@@ -6,7 +6,8 @@ read (``GATEWAY_CACHE_DIR`` is ``settings.cache.dir``, ``GATEWAY_LLM_TIMEOUT_S``
 rules that span sections are ``Settings``' validators. Tests build their own:
 ``Settings(cache=CacheSettings(dir=tmp))``; ``get_settings()`` is the process default.
 The sections are in ``sections`` (serving), ``provider`` (the provider client: model chain,
-timeouts, structured output) and ``store`` (the store and the learning loop).
+timeouts, structured output), ``store`` (the store and the learning loop) and ``shared``
+(Redis, past one machine).
 """
 
 from __future__ import annotations

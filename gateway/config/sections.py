@@ -79,6 +79,10 @@ class LocalSettings(BaseSettings):
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores")
     spin: bool = Field(False, description="onnxruntime pool threads spin while idle")
     max_tokens: int = Field(256, ge=8, le=512)
+    # a promoted head, the scorer behind it and the recorder's shadow heads embed the same
+    # ticket within moments: the last this many embeddings are kept (keyed by a digest of the
+    # text, in memory only; ~1.5 KB each), so each ticket is embedded once. 0: off
+    recent_embeddings: int = Field(4096, ge=0)
     # concurrent /classify requests on a batching scorer are scored together, up to this many
     # (pipeline/batching.py); 1 turns it off
     micro_batch: int = Field(64, ge=1, validation_alias="GATEWAY_MICRO_BATCH")
@@ -123,7 +127,8 @@ class Floors(BaseSettings):
 
 
 class CacheSettings(BaseSettings):
-    """The result cache (diskcache)."""
+    """The result cache (diskcache; in Redis with ``GATEWAY_REDIS_URL``, the same TTL, and
+    this directory while Redis is down)."""
 
     model_config = section("GATEWAY_CACHE_")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from gateway.evals.comparison import Comparison, compare_runs
-from gateway.evals.gates import Gate, check_baseline, check_gates
+from gateway.evals.gates import Gate, check_answered, check_baseline, check_gates
 from gateway.evals.loading import LoadedSuite
 from gateway.evals.predictions import RunResult, read_predictions
 from gateway.evals.redecision import calibrated_predictions, uncalibrated_predictions
@@ -67,7 +67,7 @@ def _baseline_comparisons(
     for old in previous.runs:
         stored = read_predictions(base_dir, old.run)
         match = next((i for i, m in enumerate(metrics) if m.key == old.key), None)
-        if stored is not None and match is not None:
+        if stored is not None and match is not None and not metrics[match].failed:
             out.append(
                 compare_runs(
                     stored.model_copy(
@@ -139,13 +139,16 @@ def evaluate_suite(
         if options.show_text and loaded.suite.dataset.share_text
         else None
     )
+    # a run whose tickets all failed has nothing to pair: no comparison with it (its gate says why)
     comparisons: list[Comparison] = [
         compare_runs(
             results[0], r, labels, metrics[0], m, texts=texts, n_resamples=options.bootstrap
         )
         for r, m in zip(results[1:], metrics[1:], strict=True)
+        if not (m.failed or metrics[0].failed)
     ]
-    gates: list[Gate] = check_gates(metrics, options.fail_under, options.fail_over)
+    gates: list[Gate] = check_answered(metrics)
+    gates += check_gates(metrics, options.fail_under, options.fail_over)
     if options.baseline is not None:
         previous = read_report(options.baseline)
         gates += check_baseline(metrics, previous.runs, options.tolerance)

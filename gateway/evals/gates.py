@@ -39,7 +39,7 @@ GATE_METRICS: dict[str, Literal["higher", "lower"]] = {
 class Gate(BaseModel):
     run: str
     metric: str
-    kind: Literal["fail_under", "fail_over", "baseline"]
+    kind: Literal["fail_under", "fail_over", "baseline", "answered"]
     bound: float
     value: float | None
     passed: bool
@@ -90,6 +90,24 @@ def check_gates(
                     )
                 )
     return gates
+
+
+def check_answered(runs: Sequence[RunMetrics]) -> list[Gate]:
+    """A run whose tickets all failed measured nothing: a failed gate, always (no option turns
+    it off), so ``rubric eval`` exits non-zero instead of reporting zeros."""
+    return [
+        Gate(
+            run=m.key,
+            metric="error_rate",
+            kind="answered",
+            bound=1.0,
+            value=1.0,
+            passed=False,
+            message=m.failure(),
+        )
+        for m in runs
+        if m.failed
+    ]
 
 
 BASELINE_METRICS = ("accuracy", "macro_f1", "weighted_f1", "oos_auroc", "micro_f1", "ece")

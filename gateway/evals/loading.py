@@ -8,7 +8,6 @@ suite file. Data is referenced, never copied into the repository.
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -45,11 +44,7 @@ class LoadedSuite(BaseModel):
         return self.suite.dataset.multi_label or self.rubric.axes[self.axis].multi_label
 
     def runs(self) -> list[RunSpec]:
-        m = self.suite.matrix
-        return [
-            RunSpec(scorer=s, model=mo, prompt=p)
-            for s, mo, p in itertools.product(m.scorers, m.models, m.prompts)
-        ]
+        return self.suite.matrix.runs()
 
     def rubric_examples(self) -> set[str]:
         """Texts the rubric itself carries as examples: fitting or scoring on them would leak."""

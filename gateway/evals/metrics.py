@@ -94,8 +94,11 @@ def classification_metrics(
 ) -> ClassMetrics:
     """Accuracy, macro/weighted F1 and per-label P/R/F1.
 
-    Macro averages run over the labels that occur in gold or predictions (scikit-learn's default
-    label set), so a rubric label nobody predicted and nobody has does not drag the mean to 0.
+    Macro averages run over the labels that have gold tickets in the set (scikit-learn's
+    ``labels=`` the gold labels), so neither a rubric label nobody has nor one only predicted
+    moves the mean: a label with no gold ticket has no recall to measure, and its wrong
+    predictions already lower the recall of the labels they were taken from. ``per_label``
+    lists every label that occurs in gold or predictions.
     """
     t, p = ints(y_true), ints(y_pred)
     n = len(labels)
@@ -116,26 +119,31 @@ def classification_metrics(
     fn = support - tp
     precision, recall, f1 = _prf(tp, fp, fn)
     present = (support > 0) | (predicted > 0)
+    gold = support > 0
     total = support.sum()
     return ClassMetrics(
         accuracy=float((t == p).mean()),
-        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        macro_f1=_mean_over(f1, gold),
         weighted_f1=float((f1 * support).sum() / total) if total else 0.0,
-        macro_precision=float(precision[present].mean()) if present.any() else 0.0,
-        macro_recall=float(recall[present].mean()) if present.any() else 0.0,
+        macro_precision=_mean_over(precision, gold),
+        macro_recall=_mean_over(recall, gold),
         per_label=_per_label(labels, precision, recall, f1, support, present),
     )
 
 
+def _mean_over(values: FloatArray, labels: BoolArray) -> float:
+    """The mean over the selected labels (the gold ones); 0 when none is."""
+    return float(values[labels].mean()) if labels.any() else 0.0
+
+
 def macro_f1_from_arrays(y_true: IntArray, y_pred: IntArray, n_labels: int) -> float:
-    """Macro-F1 without the per-label models: the inner loop of the bootstrap."""
+    """Macro-F1 over the gold labels without the per-label models: the bootstrap's inner loop."""
     valid_p = (y_pred >= 0) & (y_pred < n_labels)
     tp = np.bincount(y_true[(y_true == y_pred) & valid_p], minlength=n_labels)
     support = np.bincount(y_true, minlength=n_labels)
     predicted = np.bincount(y_pred[valid_p], minlength=n_labels)
-    present = (support > 0) | (predicted > 0)
     f1 = safe_div((2 * tp).astype(np.float64), (support + predicted).astype(np.float64))
-    return float(f1[present].mean()) if present.any() else 0.0
+    return _mean_over(f1, support > 0)
 
 
 class MultiLabelMetrics(BaseModel):
@@ -153,7 +161,8 @@ class MultiLabelMetrics(BaseModel):
 def multilabel_metrics(
     y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[str]
 ) -> MultiLabelMetrics:
-    """Indicator matrices (tickets × labels). Macro over labels with gold or predicted support."""
+    """Indicator matrices (tickets × labels). Macro over the labels with gold tickets (as
+    ``classification_metrics``); ``per_label`` over those with gold or predicted ones."""
     t = np.asarray(y_true, dtype=bool)
     p = np.asarray(y_pred, dtype=bool)
     tp = (t & p).sum(axis=0).astype(np.float64)
@@ -162,13 +171,14 @@ def multilabel_metrics(
     precision, recall, f1 = _prf(tp, fp, fn)
     support = t.sum(axis=0)
     present = (support > 0) | (p.sum(axis=0) > 0)
+    gold = support > 0
     stp, sfp, sfn = tp.sum(), fp.sum(), fn.sum()
     return MultiLabelMetrics(
         micro_f1=float(2 * stp / (2 * stp + sfp + sfn)) if stp + sfp + sfn else 0.0,
-        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        macro_f1=_mean_over(f1, gold),
         weighted_f1=float((f1 * support).sum() / support.sum()) if support.sum() else 0.0,
-        macro_precision=float(precision[present].mean()) if present.any() else 0.0,
-        macro_recall=float(recall[present].mean()) if present.any() else 0.0,
+        macro_precision=_mean_over(precision, gold),
+        macro_recall=_mean_over(recall, gold),
         micro_precision=float(stp / (stp + sfp)) if stp + sfp else 0.0,
         micro_recall=float(stp / (stp + sfn)) if stp + sfn else 0.0,
         exact_match=float((t == p).all(axis=1).mean()) if t.shape[0] else 0.0,

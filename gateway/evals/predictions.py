@@ -55,6 +55,9 @@ class RunResult(BaseModel):
     prompt: str | None = Field(None, description="as the responses name it (None: no prompt)")
     predictions: list[Prediction]
     wall_s: float
+    error_messages: dict[str, str] = Field(
+        default_factory=dict, description="error code -> its first message (no ticket text)"
+    )
 
 
 def prediction_of(

@@ -12,7 +12,7 @@ from gateway.evals.suite_report import SuiteReport
 # report (out-of-scope tickets, tickets per call) are written by ``table_rows``
 TABLE_ROWS: list[tuple[str, str, str]] = [
     ("accuracy", "accuracy", "{:.3f}"),
-    ("macro_f1", "macro-F1", "{:.3f}"),
+    ("macro_f1", "macro-F1 (gold labels)", "{:.3f}"),
     ("weighted_f1", "weighted-F1", "{:.3f}"),
     ("micro_f1", "micro-F1 (multi-label)", "{:.3f}"),
     ("exact_match", "exact set match", "{:.3f}"),
@@ -62,14 +62,27 @@ def table_rows(report: SuiteReport) -> list[list[str]]:
             rows.append([_label(name, label, runs), *cells])
     rows.append(["calibration", *[m.calibration or "none" for m in runs]])
     rows.append(["cache hits", *[f"{m.cache_hits}/{m.n}" for m in runs]])
-    rows.append(["errors", *[str(m.n_errors) for m in runs]])
+    rows.append(["errors", *[_errors(m) for m in runs]])
     return rows
+
+
+def _errors(m: RunMetrics) -> str:
+    return f"{m.n_errors}/{m.n}: ALL FAILED" if m.failed else str(m.n_errors)
 
 
 def notes(report: SuiteReport) -> list[str]:
     """What the table's less obvious rows mean, for this report."""
     runs = report.runs
-    out = []
+    out = [f"{m.key}: FAILED, {m.failure()}; it has no metrics." for m in runs if m.failed]
+    gold = sorted({(m.gold_labels, report.rubric.labels) for m in runs if m.gold_labels})
+    if gold:
+        counts = " or ".join(f"{g} of {n}" for g, n in gold)
+        out.append(
+            "macro-F1, macro precision and recall average over the labels that have gold "
+            f"tickets in this set ({counts} rubric labels); a label with no gold ticket is "
+            "left out, even where it was predicted (its wrong predictions still lower the "
+            "recall of the labels they were taken from)."
+        )
     if _has_oos(runs):
         routed = ", ".join(f"{m.key} {m.oos.auto_routed} of {m.oos.n}" for m in runs if m.oos)
         out.append(

@@ -126,6 +126,9 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
     lines.append("")
     for m in report.runs:
         lines += [f"## Run `{m.key}`", ""]
+        if m.failed:
+            lines += [f"**FAILED**: {m.failure()}. No metrics: it answered no ticket.", ""]
+            continue
         lines.append(
             f"scorer {m.scorer or '?'}, model {m.model or '?'}, "
             f"calibration {m.calibration or 'none'}; "

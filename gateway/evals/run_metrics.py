@@ -14,6 +14,7 @@ Conventions for the numbers:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,7 +91,14 @@ class RunMetrics(ClassMetrics):
     calibration: str | None = None
     n: int
     n_errors: int
+    errors: dict[str, int] = Field(default_factory=dict, description="tickets per error code")
+    error_messages: dict[str, str] = Field(
+        default_factory=dict, description="error code -> its first message"
+    )
     n_in_scope: int
+    gold_labels: int | None = Field(
+        None, description="labels with gold tickets in the set: what macro averages run over"
+    )
     confusion: ConfusionMatrix | None = None
     ece: float = Field(description="top-label ECE over in-scope tickets, 15 bins")
     ece_all: float | None = Field(None, description="ECE counting out-of-scope tickets as wrong")
@@ -106,9 +114,27 @@ class RunMetrics(ClassMetrics):
     cost: Cost
     cache_hits: int
 
+    @property
+    def failed(self) -> bool:
+        """Every ticket of the run failed: it measured nothing (its numbers are not zeros)."""
+        return self.n > 0 and self.n_errors == self.n
+
+    def failure(self) -> str:
+        """What a failed run says: how many tickets failed, with which errors."""
+        counts = ", ".join(f"{code} ×{n}" for code, n in sorted(self.errors.items()))
+        first = "; ".join(f"{code}: {msg}" for code, msg in sorted(self.error_messages.items()))
+        return f"every ticket failed ({self.n_errors}/{self.n}: {counts})" + (
+            f"; {first}" if first else ""
+        )
+
+
+# what a run that answered no ticket still reports: how it failed, and what it took
+_MEASURED_WHEN_FAILED = frozenset({"error_rate", "ms_per_ticket", "cost_usd"})
+
 
 def metric_value(m: RunMetrics, name: str) -> float | None:
-    """A named scalar of a run, for gates and tables; None where the run does not have it."""
+    """A named scalar of a run, for gates and tables; None where the run does not have it
+    (every quality metric of a run whose tickets all failed)."""
     values: dict[str, float | None] = {
         "accuracy": m.accuracy,
         "macro_f1": m.macro_f1,
@@ -133,6 +159,8 @@ def metric_value(m: RunMetrics, name: str) -> float | None:
     }
     if name not in values:
         raise KeyError(name)
+    if m.failed and name not in _MEASURED_WHEN_FAILED:
+        return None
     return values[name]
 
 
@@ -240,7 +268,10 @@ def compute_metrics(
         calibration=next(iter(calibrations)) if len(calibrations) == 1 else None,
         n=n,
         n_errors=n - len(ok_preds),
+        errors=dict(Counter(p.error for p in preds if p.error is not None)),
+        error_messages=dict(result.error_messages),
         n_in_scope=len(in_scope),
+        gold_labels=len({g for p in in_scope for g in p.gold}),
         **dict(cls),
         confusion=confusion,
         ece=ece,

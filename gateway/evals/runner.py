@@ -116,19 +116,15 @@ def run_one(
         )
 
 
-def build_requests(
-    loaded: LoadedSuite, tickets: Sequence[Ticket], run: RunSpec
-) -> list[ClassifyRequest]:
+def build_requests(loaded: LoadedSuite, tickets: Sequence[Ticket]) -> list[ClassifyRequest]:
+    """The suite's tickets as the gateway's requests. They carry no ``model`` or ``prompt``:
+    the factory builds the classifier for the run (its scorer, model and prompt are the served
+    ones), and a request override is what a deployment refuses unless it allows overrides; so
+    a matrix that mixed the local scorer with a model would get ``invalid_request`` for every
+    ticket of its local run."""
     redact = loaded.suite.redact
     return [
-        ClassifyRequest(
-            text=t.text,
-            rubric=loaded.rubric.name,
-            axes=[loaded.axis],
-            prompt=run.prompt,
-            model=run.model,
-            redact=redact,
-        )
+        ClassifyRequest(text=t.text, rubric=loaded.rubric.name, axes=[loaded.axis], redact=redact)
         for t in tickets
     ]
 
@@ -151,12 +147,13 @@ async def run_tickets(
     """
     size = batch_size or loaded.suite.batch_size
     bound = concurrency or loaded.suite.concurrency
-    requests = build_requests(loaded, tickets, run)
+    requests = build_requests(loaded, tickets)
     slots: Slots[Prediction] = Slots(len(tickets))
     gate = asyncio.Semaphore(bound)
     scorer: str | None = None
     model: str | None = None
     prompt: str | None = None
+    errors: dict[str, str] = {}  # code -> its first message (never ticket text)
 
     async def one_batch(start: int) -> None:
         nonlocal scorer, model, prompt
@@ -170,6 +167,8 @@ async def run_tickets(
                 _check_rubric(loaded, outcome)
                 if scorer is None:
                     scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
+            else:
+                errors.setdefault(outcome.code, outcome.message)
             slots[start + offset] = prediction_of(tickets[start + offset], outcome, len(chunk))
         if progress is not None:
             progress(len(chunk))
@@ -184,6 +183,7 @@ async def run_tickets(
         prompt=prompt,
         predictions=slots.filled(),
         wall_s=wall,
+        error_messages=errors,
     )
 
 

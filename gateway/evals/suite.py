@@ -8,6 +8,7 @@ data is absent, unless ``--allow-missing`` skips it).
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -62,6 +63,10 @@ class SampleSpec(_Strict):
 
 ScorerName = Literal["local", "llm", "logprob", "cascade"]
 
+# Whether a scorer asks a model (and so takes the matrix's models and prompts). The embedded
+# model takes neither: in a matrix it is one run, however many models and prompts are listed.
+SCORER_ASKS_MODEL: dict[str, bool] = {"local": False, "llm": True, "logprob": True, "cascade": True}
+
 
 def _default_scorers() -> list[ScorerName]:
     return ["local"]
@@ -72,9 +77,23 @@ def _none_list() -> list[str | None]:
 
 
 class MatrixSpec(_Strict):
+    """Scorers × models × prompts; the local scorer is one run (it asks no model)."""
+
     scorers: list[ScorerName] = Field(default_factory=_default_scorers, min_length=1)
     models: list[str | None] = Field(default_factory=_none_list, min_length=1)
     prompts: list[str | None] = Field(default_factory=_none_list, min_length=1)
+
+    def runs(self) -> list[RunSpec]:
+        """Each cell once, in order: a scorer that asks no model gets no model and no prompt."""
+        cells: dict[RunSpec, None] = {}
+        for scorer, model, prompt in itertools.product(self.scorers, self.models, self.prompts):
+            asks = SCORER_ASKS_MODEL[scorer]
+            cells.setdefault(
+                RunSpec(
+                    scorer=scorer, model=model if asks else None, prompt=prompt if asks else None
+                )
+            )
+        return list(cells)
 
 
 class CalibrationSpec(_Strict):

@@ -2,7 +2,7 @@
 
 classifier   Classifier: the flow, and nothing else; every stage injected
 build        build_classifier / check_classifier: the areas' builders, assembled
-rules        deterministic keyword/regex rules: flags and forced outcomes
+rules        deterministic rules on text, metadata and answers: flags, forced outcomes
 decision     decide_axis, decide_ticket: thresholds, floors, rules, fallback downgrade
 calibration  stored calibrations (``rubric calibrate``), applied after the cache
 batching     MicroBatcher: concurrent requests share a batch on a batch-native scorer
@@ -29,10 +29,10 @@ from gateway.pipeline.calibration import (
     save_calibration,
 )
 from gateway.pipeline.classifier import Classifier
-from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
 from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
-from gateway.pipeline.rules import apply_rules
+from gateway.pipeline.rules import apply_rules, settle_rules
 
 __all__ = [
     "Calibration",
@@ -58,4 +58,6 @@ __all__ = [
     "load_calibration",
     "read_calibration_file",
     "save_calibration",
+    "settle_rules",
+    "ticket_route",
 ]

@@ -13,7 +13,9 @@ from gateway.cache import (
     CachingScorer,
     NullCacheObserver,
     NullStore,
+    RedisResults,
     ResultStore,
+    SharedResults,
     open_cache,
 )
 from gateway.config import Settings
@@ -35,6 +37,7 @@ from gateway.scoring import (
     build_scorer,
     check_scorer,
 )
+from gateway.shared import RedisLink
 
 __all__ = ["GatewayObserver", "NullGatewayObserver", "build_classifier", "check_classifier"]
 
@@ -59,12 +62,15 @@ def build_classifier(
     registry: HeadRegistry | None = None,
     calibrations: CalibrationFinder | None = None,
     provider_health: ProviderHealth | None = None,
+    link: RedisLink | None = None,
 ) -> Classifier:
     """Everything /classify needs. Any part given is used as it is (models already loaded, a
     test's scorer); the rest is built from ``settings``. With a ``registry`` (the store), a
     rubric whose trained head is promoted is served head first; ``calibrations`` replaces the
     files beside the rubrics (``NoCalibrations``: the scorer's own distribution);
-    ``provider_health`` follows the provider of a scorer built here (``/healthz``).
+    ``provider_health`` follows the provider of a scorer built here (``/healthz``); with a
+    ``link`` (the server's, ``GATEWAY_REDIS_URL``) the result cache and single-flight are every
+    replica's, the local cache serving while Redis is down.
     ``Classifier.close()`` closes the cache opened here."""
     observer = observer or NullGatewayObserver()
     if scorer is None or registry is not None:
@@ -75,10 +81,15 @@ def build_classifier(
     store: ResultStore = (
         open_cache(settings.cache, observer) if settings.cache.enabled else NullStore()
     )
+    shared: SharedResults | None = (
+        RedisResults(link, settings.cache.ttl_s, observer)
+        if link is not None and settings.cache.enabled
+        else None
+    )
 
     def served(inner: Scorer) -> Scorer:
         # timing inside the cache: the score stage times scoring, not cache hits
-        return CachingScorer(TimedScorer(inner, observer), store, observer=observer)
+        return CachingScorer(TimedScorer(inner, observer), store, observer=observer, shared=shared)
 
     heads = (
         Heads(

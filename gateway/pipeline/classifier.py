@@ -13,11 +13,11 @@ from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.pipeline.batching import Lanes
 from gateway.pipeline.calibration import CalibrationFinder, CalibrationKey, CalibrationStore
-from gateway.pipeline.decision import decide_axis, decide_ticket
+from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
 from gateway.pipeline.heads import Heads
 from gateway.pipeline.intake import Intake, Validated
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
-from gateway.pipeline.rules import apply_rules
+from gateway.pipeline.rules import apply_rules, settle_rules
 from gateway.redaction import RedactedText, Redactor
 from gateway.rubrics import RedactionOverrides, RubricSet, RubricStore, Thresholds
 from gateway.schemas import AxisResult, ClassifyRequest, ClassifyResponse, Flag, RubricRef
@@ -126,7 +126,8 @@ class Classifier:
                     scorer=self._served_by(v),
                     redacted=text,
                     was_redacted=v.redacted,
-                    flags=apply_rules(v.rubric, text.text, list(v.axes)),  # redacted text only
+                    # redacted text only; rules on the answers wait for them (_respond)
+                    flags=apply_rules(v.rubric, text.text, v.axes, reqs[i].metadata),
                     metadata=reqs[i].metadata,
                 )
         return out.filled()
@@ -175,22 +176,33 @@ class Classifier:
 
     def _respond(self, item: _Prepared, result: ScoreResult, started: float) -> ClassifyResponse:
         rubric = item.rubric
-        decided: dict[str, AxisResult] = {}
-        calibration: dict[str, str] = {}
-        for axis in item.axes:
-            scored, thresholds, cal_id = self._calibrated(rubric, axis, result)
-            decided[axis] = decide_axis(
-                axis, scored, thresholds, self.floors, item.flags, fallback=result.fallback
-            )
-            if cal_id is not None:
-                calibration[axis] = cal_id
+        calibrated = {axis: self._calibrated(rubric, axis, result) for axis in item.axes}
+        calibration = {axis: c[2] for axis, c in calibrated.items() if c[2] is not None}
+
+        def decide(flags: list[Flag]) -> dict[str, AxisResult]:
+            return {
+                axis: decide_axis(
+                    axis, scored, thresholds, self.floors, flags, fallback=result.fallback
+                )
+                for axis, (scored, thresholds, _) in calibrated.items()
+            }
+
+        decided = decide(item.flags)
+        # rules on the answers (and raise_to) run now, on the answers the first pass decided
+        answers = {axis: r.top_label for axis, r in decided.items()}
+        flags = settle_rules(rubric, item.flags, item.redacted.text, item.metadata, answers)
+        if flags != item.flags:
+            decided = decide(flags)
         primary_name = rubric.primary_axis if rubric.primary_axis in decided else item.axes[0]
         primary = decided.pop(primary_name)
-        decision, reason = decide_ticket(primary, item.flags, fallback=result.fallback)
-        route = next(
+        decision, reason = decide_ticket(primary, flags, fallback=result.fallback)
+        label_route = next(
             (lb.route for lb in rubric.axes[primary_name].labels if lb.name == primary.top_label),
             None,
         )
+        route, routed_by = ticket_route(label_route, flags)
+        if routed_by is not None:
+            reason = f"{reason}; {routed_by}"
         return ClassifyResponse(
             axis=primary_name,
             top_label=primary.top_label,
@@ -206,7 +218,7 @@ class Classifier:
             multi_fit=primary.multi_fit,
             route=route,
             axes=decided,
-            flags=item.flags,
+            flags=flags,
             redactions=item.redacted.entities,
             redacted=item.was_redacted,
             rubric=RubricRef(name=rubric.name, fingerprint=rubric.fingerprint),

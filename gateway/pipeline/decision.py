@@ -17,6 +17,26 @@ def _r(x: float) -> float:
     return round(x, 4)
 
 
+def cite(flag: Flag) -> str:
+    """A rule as a reason names it: its name and what held, with the text match's position
+    (``legal_threat (text at 31-37)``, ``repeat_contact (metadata.contact_count)``); never the
+    matched text or a metadata value."""
+    held = [
+        f"text at {flag.span[0]}-{flag.span[1]}" if on == "text" and flag.span else on
+        for on in flag.matched_on
+    ]
+    return f"{flag.rule} ({', '.join(held)})" if held else flag.rule
+
+
+def ticket_route(label_route: str | None, flags: Sequence[Flag]) -> tuple[str | None, str | None]:
+    """The ticket's route and, when a rule set it, the reason to add: the first fired rule
+    with a ``route`` wins over the top label's own."""
+    setting = next((f for f in flags if f.route is not None), None)
+    if setting is None:
+        return label_route, None
+    return setting.route, f"rule {setting.rule} routes to {setting.route}"
+
+
 def decide_axis(
     axis: str,
     scored: AxisScores,
@@ -49,7 +69,8 @@ def decide_axis(
             "flag": "auto_route",
         }
         decision = forced_decisions[forced.action]
-        reason = f"rule {forced.rule} forces {axis}={top}"
+        verb = "raises" if axis in forced.raised else "forces"
+        reason = f"rule {cite(forced)} {verb} {axis}={top}"
     elif none_fits:
         decision = "manual"
         reason = f"no label fits: every raw score < {floors.none_fits:.2f}"
@@ -90,11 +111,11 @@ def decide_ticket(
     """The ticket's decision from its primary axis: a rule's escalate/review wins over the
     axis' own, and an answer the embedded model gave during a provider outage (``fallback``) is
     never auto-routed. The server and the eval harness both decide through here."""
-    escalating = [f.rule for f in flags if f.action == "escalate"]
+    escalating = [cite(f) for f in flags if f.action == "escalate"]
     if escalating:
         return "escalate", f"rule {', '.join(escalating)} escalates"
     decision, reason = primary.decision, primary.reason
-    reviewing = [f.rule for f in flags if f.action == "review"]
+    reviewing = [cite(f) for f in flags if f.action == "review"]
     if reviewing and decision == "auto_route":
         decision, reason = "review", f"rule {', '.join(reviewing)} asks for review; {reason}"
     if fallback and decision == "auto_route":

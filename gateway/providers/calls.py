@@ -36,7 +36,6 @@ from gateway.providers.faults import (
 from gateway.providers.health import ProviderHealth
 from gateway.providers.observer import ProviderObserver
 from gateway.providers.retry import RequestBudget, current_request, retrying
-from gateway.providers.tuning import litellm_logging_skipped
 
 log = logging.getLogger("gateway.providers.client")
 
@@ -183,16 +182,15 @@ class ResilientCaller:
         if "logprobs" not in kwargs:
             # reasoning models reject temperature=0; dropping it beats failing the request
             extra["drop_params"] = True
-        with litellm_logging_skipped():  # no litellm callbacks: metrics are ours
-            response = await litellm.acompletion(
-                model=model,
-                temperature=0,
-                timeout=self._timeout,
-                num_retries=0,  # tenacity above is the only retry layer
-                max_retries=0,  # ... and the OpenAI SDK must not retry underneath litellm either
-                **extra,
-                **kwargs,
-            )
+        response = await litellm.acompletion(
+            model=model,
+            temperature=0,
+            timeout=self._timeout,
+            num_retries=0,  # tenacity above is the only retry layer
+            max_retries=0,  # ... and the OpenAI SDK must not retry underneath litellm either
+            **extra,
+            **kwargs,
+        )
         if not isinstance(response, litellm.ModelResponse):
             raise ProviderError("unexpected streaming response from litellm")
         return response

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import instructor
 import litellm
 from instructor.core import IncompleteOutputException, InstructorError, InstructorRetryException
-from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
 from pydantic import BaseModel
 
 from gateway.config import ProviderSettings, StructuredMode
@@ -81,10 +82,13 @@ class ProviderClient:
         for client in self._instructors.values():
             client.on("parse:error", self._on_parse_error)
         self._modes: dict[str, StructuredMode] = {}
-        if not get_model_cost_map_source_info()["is_env_forced"]:
+        # response model -> its max_tokens bound (rubric models are built once per rubric)
+        self._budgets: weakref.WeakKeyDictionary[type[BaseModel], int] = weakref.WeakKeyDictionary()
+        if os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "").strip().lower() != "true":
             log.warning(
-                "litellm was imported before gateway and may have fetched its cost map from the "
-                "internet; set LITELLM_LOCAL_MODEL_COST_MAP=True before importing it"
+                "LITELLM_LOCAL_MODEL_COST_MAP is not True: litellm may fetch its cost map from "
+                "the internet; set it to True before litellm is imported (gateway does, unless "
+                "it is set otherwise)"
             )
 
     @property
@@ -144,9 +148,7 @@ class ProviderClient:
         derived from the response model's schema.
         """
         limit = (
-            max_tokens
-            or self.config.structured_max_tokens
-            or output_token_budget(response_model.model_json_schema())
+            max_tokens or self.config.structured_max_tokens or self._token_budget(response_model)
         )
         request = RequestBudget(self.chain(model), time.monotonic() + self.config.deadline_s)
         token = current_request.set(request)
@@ -234,6 +236,14 @@ class ProviderClient:
             model=request.answered_by or request.models[0],
             usage=request.usage(),
         )
+
+    def _token_budget(self, response_model: type[BaseModel]) -> int:
+        """``output_token_budget`` of the model's schema, worked out once per model class."""
+        budget = self._budgets.get(response_model)
+        if budget is None:
+            budget = output_token_budget(response_model.model_json_schema())
+            self._budgets[response_model] = budget
+        return budget
 
     # -- instructor's side -------------------------------------------------------------------------
 

@@ -1,11 +1,10 @@
-"""How the gateway sets up litellm and instructor: all in one place, and nothing at import.
+"""How the gateway sets up litellm and instructor: all in one place, nothing at import, and
+only through the libraries' public API.
 
 ``configure_libraries()`` puts everything below in place; ``ProviderClient`` calls it when it is
 built (start-up), and calling it again changes nothing. Importing this module, or any module of
 ``gateway.providers``, leaves both libraries as they are (tests/providers/test_provider_tuning.py
 checks that in a fresh process).
-
-Settings, through the libraries' public API:
 
 * litellm's "Give Feedback / Get Help" banner off (``litellm.suppress_debug_info``).
 * no litellm-level retries (``litellm.num_retries`` unset): tenacity in the client is the only
@@ -14,36 +13,34 @@ Settings, through the libraries' public API:
   without content, and counts invalid output through instructor's per-client ``parse:error`` hook
   (see ``ProviderClient``).
 
-Per-call work that the gateway skips or does once, each measured with
-``bench/provider_overhead.py`` (gateway overhead around a provider call) and written against the
-versions pinned in pyproject.toml (instructor 1.17, litellm 1.106). These reach into the
-libraries, as little as they can; if a library moves what they touch, they degrade to doing
-nothing (the per-call work simply stays). Tests (tests/providers/test_provider_tuning.py,
-tests/providers/test_providers.py) check that each is in effect and changes nothing the provider
-or the caller sees.
+One per-call shortcut remains, isolated below (``memoize_instructor_model_audit``): instructor
+audits the response model's whole class tree for async validators five times per call, ~1 ms a
+call on the gateway's rubric models and about 40% of the gateway's own overhead
+(bench/provider_overhead.py). instructor has no setting or hook for it, so the shortcut replaces
+that one function; if instructor moves or renames it, the shortcut does nothing (the audit simply
+runs every time) and says so once in the log. It touches instructor only: nothing reaches into
+litellm, so litellm's pin in pyproject.toml is a range (constraints.txt holds the tested lock).
+tests/providers/test_provider_tuning.py checks that no other private module of either library is
+imported, that the shortcut still refuses a model with async validators, and that configuring
+works without it.
 
-* instructor's async-validator audit of the response model, once per model class.
-* instructor's JSON-mode instruction (the response model's JSON schema, indented, in the system
-  message), rendered once per model class instead of on every call.
-* litellm's success/failure logging pipeline, skipped while no litellm callback is registered.
+Earlier versions also skipped litellm's logging pipeline (a private context variable) and cached
+instructor's JSON-mode instruction (its handler registry's internals). Both are gone: the first
+is litellm's own cost, measured and reported by the benchmark rather than fought; the second
+saved ~0.5 ms in JSON mode only.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import weakref
-from functools import lru_cache
-from types import ModuleType, TracebackType
 from typing import Any
-
-from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
 
 def configure_libraries() -> None:
-    """Configure litellm and instructor for the gateway (idempotent). Imports both: call it at
+    """Configure litellm and instructor for the gateway (idempotent). Imports litellm: call it at
     start-up, after ``gateway`` has set ``LITELLM_LOCAL_MODEL_COST_MAP`` (gateway/__init__.py)."""
     import litellm
 
@@ -54,32 +51,38 @@ def configure_libraries() -> None:
     # instructor logs failed attempts at ERROR with the model's output and validation input in
     # the message itself (f-strings: there are no arguments a filter could withhold).
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
-
-    memoize_async_validator_check()  # internals: ~3-5 ms a call
-    cache_json_mode_instruction()  # instructor's registry, process-wide: ~0.5 ms a call
-    _litellm_logging_switch()  # internals: ~1-2 ms a call; looked up now so a miss shows at start
+    memoize_instructor_model_audit()
 
 
-# --------------------------------------------------------------------------- instructor
+# The one place the gateway reaches into instructor: (module, attribute) pairs that hold the
+# audit function in instructor 1.17 (callers import it from the first at call time; the second
+# imported it at load time).
+_AUDIT_HOMES = (
+    ("instructor.v2.validation.async_validators", "reject_async_validators"),
+    ("instructor.v2.core.patch", "reject_async_validators"),
+)
 
 
-def memoize_async_validator_check() -> None:
-    """Make instructor's per-call response-model audit run once per model class.
+def memoize_instructor_model_audit() -> bool:
+    """Make instructor's per-call response-model audit run once per model class; True where it
+    is in effect.
 
-    instructor walks the whole class tree of the response model (every MRO member of every
-    nested model) about five times per call, to refuse async validators it cannot run. For the
-    gateway's nested rubric models that is 3-5 ms a call, a third of the measured overhead
-    (bench/provider_overhead.py), and the answer for a class never changes. instructor has no
-    setting or hook for it, so this replaces the function in instructor's modules. Only classes
-    that passed are remembered, so a model with async validators is still refused every time. If
-    instructor moves the function, this does nothing and the check simply stays uncached.
+    Only classes that passed are remembered, so a model with async validators is still refused
+    on every call. Where instructor does not have the function where 1.17 has it, nothing is
+    replaced and False is returned (logged once at start-up).
     """
-    import instructor.v2.core.patch as patch_module
-    import instructor.v2.validation.async_validators as validators
+    import importlib
 
-    original = validators.reject_async_validators
+    try:
+        homes = [importlib.import_module(module) for module, _ in _AUDIT_HOMES]
+    except ImportError:
+        homes = []
+    original = getattr(homes[0], _AUDIT_HOMES[0][1], None) if homes else None
+    if not callable(original):
+        log.info("instructor's response-model audit not found: it runs on every call")
+        return False
     if getattr(original, "_gateway_memoized", False):
-        return
+        return True
     passed: weakref.WeakSet[type] = weakref.WeakSet()
 
     def reject_async_validators(response_model: Any) -> None:
@@ -90,144 +93,7 @@ def memoize_async_validator_check() -> None:
             passed.add(response_model)
 
     reject_async_validators._gateway_memoized = True  # type: ignore[attr-defined]
-    # most callers import it from its module at call time; patch.py imported it at load time
-    for module in (validators, patch_module):
-        if getattr(module, "reject_async_validators", None) is original:
-            module.reject_async_validators = reject_async_validators  # type: ignore[attr-defined]
-
-
-def cache_json_mode_instruction() -> None:
-    """Register an instructor JSON-mode handler that renders the schema instruction once per model.
-
-    instructor's JSON mode appends "... match the following json_schema: <schema>" to the system
-    message on every call, and renders it with ``json.dumps(indent=2)`` (Python's pure-Python
-    encoder: ~500 calls for a rubric model) and ``textwrap.dedent``: about 0.5 ms a call, for a
-    text that only depends on the response model. This handler asks instructor's own handler for
-    that text once per model class (so the wording stays instructor's) and appends it the same
-    way. Any request it does not recognise as the plain case (streaming, no leading system message
-    with text content, no response model) goes to instructor's handler unchanged.
-
-    Registered with ``instructor.v2.register_mode_handler``, instructor's extension point for mode
-    handlers. Its registry is process-wide (instructor 1.17 has no per-client handlers), so every
-    OpenAI JSON-mode client in the process gets this handler; what they send is unchanged.
-    """
-    from instructor import Mode
-    from instructor.v2 import mode_registry, register_mode_handler
-    from instructor.v2.core.messages import copy_messages_for_mutation, merge_consecutive_messages
-    from instructor.v2.core.providers import Provider
-
-    # importing the module registers instructor's own OpenAI handlers; ours replaces one after
-    from instructor.v2.providers.openai.handlers import OpenAIJSONHandler
-
-    current = mode_registry.get_handlers(Provider.OPENAI, Mode.JSON).request_handler
-    if getattr(getattr(current, "__self__", None), "_gateway_cached", False):
-        return
-
-    class CachedInstructionJSONHandler(OpenAIJSONHandler):
-        _gateway_cached = True
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._instructions: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
-
-        def instruction(self, response_model: type[BaseModel]) -> str:
-            """What instructor appends to the system message for this model."""
-            text = self._instructions.get(response_model)
-            if text is None:
-                _, probe = super().prepare_request(response_model, {"messages": []})
-                text = str(probe["messages"][0]["content"])
-                self._instructions[response_model] = text
-            return text
-
-        def prepare_request(
-            self, response_model: type[BaseModel] | None, kwargs: dict[str, Any]
-        ) -> tuple[type[BaseModel] | None, dict[str, Any]]:
-            messages = kwargs.get("messages")
-            if (
-                not isinstance(response_model, type)
-                or kwargs.get("stream")
-                or not isinstance(messages, list)
-                or not messages
-                or not isinstance(messages[0], dict)
-                or messages[0].get("role") != "system"
-                or not isinstance(messages[0].get("content"), str)
-            ):
-                return super().prepare_request(response_model, kwargs)
-            new_kwargs = kwargs.copy()
-            new_kwargs["response_format"] = {"type": "json_object"}
-            copied = copy_messages_for_mutation(messages)
-            copied[0]["content"] += f"\n\n{self.instruction(response_model)}"
-            new_kwargs["messages"] = merge_consecutive_messages(copied)
-            return response_model, new_kwargs
-
-    register_mode_handler(Provider.OPENAI, Mode.JSON)(CachedInstructionJSONHandler)
-
-
-# --------------------------------------------------------------------------- litellm
-
-_LITELLM_CALLBACK_LISTS = (
-    "callbacks",
-    "input_callback",
-    "success_callback",
-    "failure_callback",
-    "service_callback",
-    "_async_input_callback",
-    "_async_success_callback",
-    "_async_failure_callback",
-)
-
-
-@lru_cache(maxsize=1)
-def _litellm_logging_switch() -> tuple[ModuleType, contextvars.ContextVar[bool]] | None:
-    """litellm and its private ``is_internal_call`` flag; None if litellm moved it.
-
-    Looked up on first use, not at import: this module must not be the one that imports litellm
-    first (its cost map must be read from the package, which gateway/__init__.py arranges).
-    """
-    import litellm
-
-    try:
-        from litellm._internal_context import is_internal_call
-    except ImportError:  # moved: logging simply stays on
-        log.warning("litellm._internal_context.is_internal_call not found; litellm logs every call")
-        return None
-    return litellm, is_internal_call
-
-
-class litellm_logging_skipped:  # noqa: N801  (used like a function: `with litellm_logging_skipped():`)
-    """Skip litellm's success/failure logging for the calls made inside, while nothing listens.
-
-    After every call litellm builds a "standard logging payload" (another pass over the request
-    and the response, model-info lookups) in a background task, and on every failed attempt runs
-    its failure handlers: ~1-2 ms of CPU a call, for callbacks the gateway never registers (it
-    keeps its own metrics). litellm 1.106 has no setting for this; its own nested calls skip it
-    with the private ``is_internal_call`` context variable, which is what this sets, for the
-    duration of the call only. Nothing that reaches the caller changes: the response, its usage
-    and ``_hidden_params["response_cost"]`` are built before the logging step, and exceptions are
-    raised the same way. If any litellm callback is registered (``litellm.callbacks``,
-    ``success_callback``...), logging runs as usual.
-    """
-
-    __slots__ = ("_flag", "_token")
-
-    def __init__(self) -> None:
-        self._flag: contextvars.ContextVar[bool] | None = None
-        self._token: contextvars.Token[bool] | None = None
-
-    def __enter__(self) -> None:
-        switch = _litellm_logging_switch()
-        if switch is None:
-            return
-        litellm, flag = switch
-        if not any(getattr(litellm, name, None) for name in _LITELLM_CALLBACK_LISTS):
-            self._flag, self._token = flag, flag.set(True)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._flag is not None and self._token is not None:
-            self._flag.reset(self._token)
-            self._flag = self._token = None
+    for module, (_, name) in zip(homes, _AUDIT_HOMES, strict=True):
+        if getattr(module, name, None) is original:
+            setattr(module, name, reject_async_validators)
+    return True

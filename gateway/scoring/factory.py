@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def build_local_scorer(settings: LocalSettings) -> LocalScorer:
-    encoder = Encoder(max_tokens=settings.max_tokens, threads=settings.threads, spin=settings.spin)
+    encoder = Encoder(
+        max_tokens=settings.max_tokens,
+        threads=settings.threads,
+        spin=settings.spin,
+        recent=settings.recent_embeddings,
+    )
     return LocalScorer(encoder, settings)
 
 

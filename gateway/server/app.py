@@ -21,6 +21,7 @@ from gateway.server.routes import router
 from gateway.server.security import Guard, docs_router, log_access_mode
 from gateway.server.state import AppState, Parts
 from gateway.server.telemetry import TelemetryMiddleware, configure_logging
+from gateway.shared import RedisLink
 
 log = logging.getLogger("gateway")
 
@@ -41,11 +42,16 @@ def create_app(
     settings = settings or get_settings()
     metrics = Metrics()
     parts = Parts(local=local, nlp=nlp, redactor=redactor, scorer=scorer)
+    # Redis (GATEWAY_REDIS_URL): the replicas' shared cache, single-flight and rate limits.
+    # Its client is built when the lifespan starts it, on the server's event loop.
+    link = RedisLink(settings.redis, observer=metrics) if settings.redis.url else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # the rubric store loads its files here: YAML is parsed in a worker, never on the loop
-        state = await anyio.to_thread.run_sync(AppState, settings, metrics, parts)
+        if link is not None:
+            await link.start()  # bounded by GATEWAY_REDIS_TIMEOUT_S; down is a warning
+        state = await anyio.to_thread.run_sync(AppState, settings, metrics, parts, link)
         app.state.gateway = state
         log_access_mode(settings, app.state.guard)
         for path, problems in state.rubrics.errors.items():
@@ -59,6 +65,8 @@ def create_app(
             await state.provider_health.aclose()  # a background probe still running
         state.close()
         app.state.guard.close()  # reopens by itself if the app is started again
+        if link is not None:
+            await link.aclose()
 
     app = FastAPI(
         title="rubric-gateway",
@@ -75,7 +83,7 @@ def create_app(
     app.include_router(docs_router)
     install_error_handlers(app)
     # Keys are parsed here, not in the lifespan, so a bad keys file fails the start loudly.
-    app.state.guard = Guard(settings, observer=metrics)
+    app.state.guard = Guard(settings, observer=metrics, link=link)
     configure_logging()
     # Added last = outermost: every response, 413/504 included, gets a request id and a metric.
     app.add_middleware(

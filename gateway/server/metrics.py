@@ -119,6 +119,13 @@ class Metrics(ProviderMetrics):
         self.rate_limited_total = Counter(
             "gateway_rate_limited", "Requests refused by the rate limit", registry=r
         )
+        self.redis_reachable: Gauge | None = None  # registered by the first redis_up()
+        self.redis_errors = Counter(
+            "gateway_redis_errors",
+            "Redis operations that failed (answered locally instead), by operation",
+            ["op"],
+            registry=r,
+        )
         self.observations_recorded_total = Counter(
             "gateway_observations_recorded", "Classified tickets written to the store", registry=r
         )
@@ -223,6 +230,23 @@ class Metrics(ProviderMetrics):
     # -- AccessObserver (server.security)
     def rate_limited(self) -> None:
         self.rate_limited_total.inc()
+
+    # -- LinkObserver (shared: the Redis link)
+    def redis_up(self, up: bool) -> None:
+        if self.redis_reachable is None:
+            # only with GATEWAY_REDIS_URL: an unconfigured Redis is no 0 to alert on.
+            # "livemin": 0 as soon as one live worker cannot reach it.
+            self.redis_reachable = Gauge(
+                "gateway_redis_up",
+                "1 while Redis answers; 0: this replica serves from its own cache with a "
+                "per-process rate limit",
+                multiprocess_mode="livemin",
+                registry=self.registry,
+            )
+        self.redis_reachable.set(1 if up else 0)
+
+    def redis_error(self, op: str) -> None:
+        self.redis_errors.labels(op).inc()
 
     # -- RecorderObserver (learning.recorder)
     def observations_recorded(self, n: int) -> None:

@@ -125,8 +125,10 @@ _FAILED_SEE_LOG = "start-up failed; the reason is in the server log (or send an 
 async def healthz(state: State, details: SeesDetails) -> JSONResponse:
     """200 ``ready``; 200 ``degraded`` when the model provider was unreachable at the last
     contact (still serving: a provider outage is not this instance's, so a load balancer should
-    keep it); 503 ``starting`` or ``failed``. The provider's status is what was last heard; a
-    stale one is refreshed by a probe in the background, never awaited here."""
+    keep it), or Redis was (``GATEWAY_REDIS_URL``: this replica answers from its own cache and
+    limits); 503 ``starting`` or ``failed``. The provider's status is what was last heard; a
+    stale one is refreshed by a probe in the background, never awaited here; Redis' is the
+    link's last check or command."""
     classifier = state.classifier
     startup_error = state.startup_error
     if startup_error and not details:
@@ -140,6 +142,9 @@ async def healthz(state: State, details: SeesDetails) -> JSONResponse:
     )
     if provider is not None and provider.reachable is False:
         status = "degraded"
+    redis = state.link.status() if state.link is not None else None
+    if redis is not None and not redis.up and classifier is not None:
+        status = "degraded"  # serving from this replica's own cache and limits
     health = Health(
         status=status,
         scorer=classifier.scorer.name if classifier else "",
@@ -148,6 +153,7 @@ async def healthz(state: State, details: SeesDetails) -> JSONResponse:
         rubric_errors=len(state.rubrics.errors),
         startup_error=startup_error,
         provider=provider,
+        redis=redis,
     )
     return JSONResponse(health.model_dump(mode="json"), status_code=200 if classifier else 503)
 

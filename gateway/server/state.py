@@ -19,6 +19,7 @@ from gateway.scoring import LocalScorer, Scorer
 from gateway.server.drift_watch import DriftWatch
 from gateway.server.metrics import Metrics
 from gateway.server.telemetry import request_id_var
+from gateway.shared import RedisLink
 from gateway.store import Store, open_store
 
 log = logging.getLogger("gateway")
@@ -36,9 +37,12 @@ class Parts(NamedTuple):
 class AppState:
     """What the routes read; ``classifier`` is None until the model has loaded."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, parts: Parts) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, parts: Parts, link: RedisLink | None = None
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.link = link  # Redis, shared by the replicas (GATEWAY_REDIS_URL); the app's
         self.rubrics = RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s)
         self.classifier: Classifier | None = None
         self.store: Store | None = None  # the labelled-data store, unless GATEWAY_STORE_ENABLED=0
@@ -70,6 +74,7 @@ class AppState:
                 observer=self.metrics,
                 registry=self.store,
                 provider_health=self.provider_health,
+                link=self.link,
             )
             try:
                 # This loader thread has no event loop, so the check gets its own. Safe: litellm

@@ -61,6 +61,20 @@ def test_macro_skips_labels_nobody_has_or_predicted() -> None:
     assert set(m.per_label) == {"a"}
 
 
+def test_macro_averages_over_gold_labels_only() -> None:
+    # gold a, a, b; predicted a, c, b: c has no gold ticket, so it is not averaged in
+    m = classification_metrics([0, 0, 1], [0, 2, 1], ["a", "b", "c"])
+    assert m.per_label["c"].support == 0  # still listed, with its precision of 0
+    assert m.macro_f1 == pytest.approx((2 / 3 + 1.0) / 2)
+    assert m.macro_precision == pytest.approx((1.0 + 1.0) / 2)
+    assert m.macro_recall == pytest.approx((0.5 + 1.0) / 2)
+    assert macro_f1_from_arrays(np.array([0, 0, 1]), np.array([0, 2, 1]), 3) == pytest.approx(
+        m.macro_f1
+    )
+    ml = multilabel_metrics([[1, 0, 0], [0, 1, 0]], [[1, 0, 1], [0, 1, 0]], ["a", "b", "c"])
+    assert ml.macro_f1 == 1.0 and "c" in ml.per_label
+
+
 def test_empty_inputs() -> None:
     assert classification_metrics([], [], LABELS).accuracy == 0.0
     assert expected_calibration_error([], []) == 0.0
@@ -77,7 +91,11 @@ def test_against_sklearn() -> None:
         labels = [f"l{i}" for i in range(7)]
         m = classification_metrics(t, p, labels)
         assert m.accuracy == pytest.approx(sk.accuracy_score(t, p))
-        assert m.macro_f1 == pytest.approx(sk.f1_score(t, p, average="macro", zero_division=0))
+        # macro over the gold labels: label 6 is only ever predicted
+        gold = sorted(set(t.tolist()))
+        assert m.macro_f1 == pytest.approx(
+            sk.f1_score(t, p, labels=gold, average="macro", zero_division=0)
+        )
         assert m.weighted_f1 == pytest.approx(
             sk.f1_score(t, p, average="weighted", zero_division=0)
         )

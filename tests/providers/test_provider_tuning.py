@@ -1,36 +1,30 @@
-"""gateway/providers/tuning.py and the prompt's system-message cache: in effect, and invisible.
+"""gateway/providers/tuning.py and the prompt's system-message cache.
 
-Each shortcut must leave what the provider receives and what the caller gets exactly as the
-library would have made them; these tests compare against the library's own code paths, so an
-upgrade that changes those paths shows up here. Nothing is put in place by importing the gateway:
-these tests configure the libraries the way start-up does (``configure_libraries``, which
-building a ``ProviderClient`` calls), and a fresh process checks that importing changes nothing.
+The gateway configures litellm and instructor through their public API only (so the versions in
+pyproject.toml can be a range): nothing in ``gateway/`` imports a private module of either, and
+nothing is put in place by importing the gateway (a fresh process checks that) but only at
+start-up (``configure_libraries``, which building a ``ProviderClient`` calls).
 """
 
 from __future__ import annotations
 
-import copy
+import ast
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import litellm
 import pytest
-from instructor import Mode
-from instructor.v2 import mode_registry
-from instructor.v2.core.providers import Provider
-from instructor.v2.providers.openai.handlers import OpenAIJSONHandler
-from litellm._internal_context import is_internal_call
 from pydantic import BaseModel
 from support.rubrics import rubric_of
 from support.wire_server import WireServer, json_reply, wire_client
 
 from gateway.config import PROJECT_ROOT
-from gateway.providers import ChatMessage, RubricView, configure_libraries, load_prompt
-from gateway.providers import tuning as provider_tuning
+from gateway.providers import ChatMessage, RubricView, configure_libraries, load_prompt, tuning
+
+# The modules of litellm and instructor the gateway may import: their documented namespaces.
+PUBLIC_MODULES = {"litellm", "litellm.exceptions", "instructor", "instructor.core"}
 
 
 @pytest.fixture(autouse=True)
@@ -44,38 +38,91 @@ class Answer(BaseModel):
     p: float
 
 
-def _json_handler() -> Any:
-    return mode_registry.get_handlers(Provider.OPENAI, Mode.JSON).request_handler
+def _library_imports(root: Path) -> list[tuple[str, str, str]]:
+    """(file, module, name) for every import of litellm or instructor under ``root``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found += [(str(path), node.module, alias.name) for alias in node.names]
+            elif isinstance(node, ast.Import):
+                found += [(str(path), alias.name, "") for alias in node.names]
+    return [f for f in found if f[1].split(".")[0] in ("litellm", "instructor")]
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"messages": [{"role": "system", "content": "Rules."}, {"role": "user", "content": "t"}]},
-        {"messages": [{"role": "user", "content": "no system message"}]},
-        {"messages": [{"role": "system", "content": [{"type": "text", "text": "parts"}]}]},
-        {"messages": [{"role": "system", "content": "s"}, {"role": "system", "content": "s2"}]},
-        {"messages": [{"role": "system", "content": "s"}], "stream": True},
-        {"messages": []},
-    ],
-)
-def test_json_mode_instruction_cache_matches_instructor(kwargs: dict[str, Any]) -> None:
-    handler = _json_handler()
-    assert getattr(handler.__self__, "_gateway_cached", False)
-    expected = OpenAIJSONHandler().prepare_request(Answer, copy.deepcopy(kwargs))
-    before = copy.deepcopy(kwargs)
-    for _ in range(2):  # uncached, then cached
-        assert handler(response_model=Answer, kwargs=kwargs) == expected
-    assert kwargs == before  # the caller's messages are not mutated
+def test_the_gateway_uses_only_the_libraries_public_modules() -> None:
+    """The one exception, instructor's model audit, is looked up by name in
+    ``tuning._AUDIT_HOMES`` (and tested below), not imported."""
+    imports = _library_imports(PROJECT_ROOT / "gateway")
+    assert imports  # the scan sees them
+    private = [
+        f"{file}: {module}.{name}"
+        for file, module, name in imports
+        if module not in PUBLIC_MODULES or name.startswith("_")
+    ]
+    assert private == []
+
+
+def test_no_private_attribute_of_the_libraries_is_touched() -> None:
+    """``litellm._x`` / ``instructor._x`` in any expression: none."""
+    touched = []
+    for path in sorted((PROJECT_ROOT / "gateway").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("litellm", "instructor")
+                and node.attr.startswith("_")
+            ):
+                touched.append(f"{path}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert touched == []
 
 
 def test_configuring_again_changes_nothing() -> None:
+    import litellm
     from instructor.v2.validation import async_validators
 
-    handler, check = _json_handler(), async_validators.reject_async_validators
+    check = async_validators.reject_async_validators
     configure_libraries()
-    assert _json_handler().__self__ is handler.__self__
+    assert litellm.suppress_debug_info is True
+    assert litellm.num_retries is None
     assert async_validators.reject_async_validators is check
+
+
+def test_instructor_model_audit_is_memoized_but_still_refuses() -> None:
+    import instructor.v2.core.patch as patch_module
+    from instructor.v2.validation import async_validators
+
+    assert tuning.memoize_instructor_model_audit() is True  # on the installed instructor
+    check = async_validators.reject_async_validators
+    assert getattr(check, "_gateway_memoized", False)
+    assert getattr(patch_module, "reject_async_validators") is check  # noqa: B009
+
+    class Checked(BaseModel):
+        x: int
+
+        @async_validators.async_field_validator("x")
+        async def slow_check(self, value: int) -> None:
+            return None
+
+    for _ in range(2):  # refused every time, not only until cached
+        with pytest.raises(ValueError, match="async validators"):
+            check(Checked)
+    check(Answer)
+    check(Answer)
+
+
+def test_configuring_works_where_instructor_moved_its_audit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another instructor version: the shortcut does nothing, start-up goes on."""
+    for homes in (
+        (("instructor.no_such_module", "reject_async_validators"),),
+        (("instructor.v2.validation.async_validators", "no_such_function"),),
+    ):
+        monkeypatch.setattr(tuning, "_AUDIT_HOMES", homes)
+        assert tuning.memoize_instructor_model_audit() is False
+        configure_libraries()
 
 
 # In a fresh process: the libraries' state, on import of the whole of gateway.providers, and
@@ -83,27 +130,19 @@ def test_configuring_again_changes_nothing() -> None:
 _PROBE = """
 import json, logging, os
 import litellm
-import instructor.v2.providers.openai.handlers  # instructor's own OpenAI handlers, registered
-from instructor import Mode
-from instructor.v2 import mode_registry
-from instructor.v2.core.providers import Provider
+import instructor
 from instructor.v2.validation import async_validators
-from litellm._internal_context import is_internal_call
 
 litellm.num_retries = 2  # a value start-up must reset, and importing must not
 
 
 def state():
-    handler = mode_registry.get_handlers(Provider.OPENAI, Mode.JSON).request_handler
     print(json.dumps({
         "suppress_debug_info": litellm.suppress_debug_info,
         "num_retries": litellm.num_retries,
         "callbacks": [len(litellm.callbacks), len(litellm.success_callback)],
         "instructor_log_level": logging.getLogger("instructor").level,
-        "async_validator_check": async_validators.reject_async_validators.__qualname__,
         "memoized": getattr(async_validators.reject_async_validators, "_gateway_memoized", False),
-        "json_handler": type(handler.__self__).__name__,
-        "is_internal_call": is_internal_call.get(),
     }))
 
 
@@ -133,32 +172,17 @@ def test_importing_the_providers_changes_nothing_in_the_libraries() -> None:
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     before, imported, built = (json.loads(line) for line in lines)
     assert imported == before
-    assert before["memoized"] is False
-    assert before["json_handler"] == "OpenAIJSONHandler"
     # building a client is start-up: that is where the libraries are configured
     assert built == {
         **before,
         "suppress_debug_info": True,
         "num_retries": None,
         "instructor_log_level": 50,  # logging.CRITICAL
-        "async_validator_check": "memoize_async_validator_check.<locals>.reject_async_validators",
         "memoized": True,
-        "json_handler": "CachedInstructionJSONHandler",
     }
 
 
-def test_litellm_logging_is_skipped_only_while_nothing_listens(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    with provider_tuning.litellm_logging_skipped():
-        assert is_internal_call.get() is True
-    assert is_internal_call.get() is False
-    monkeypatch.setattr(litellm, "success_callback", [lambda *a, **k: None])
-    with provider_tuning.litellm_logging_skipped():
-        assert is_internal_call.get() is False
-
-
-async def test_cost_is_still_reported_without_litellm_logging(wire: WireServer) -> None:
+async def test_cost_is_reported_from_the_bundled_table(wire: WireServer) -> None:
     wire.script(json_reply({"label": "billing", "p": 0.9}, model="gpt-4o-mini"))
     client = wire_client(wire, model="openai/gpt-4o-mini")
     result = await client.structured(

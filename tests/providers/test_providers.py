@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from typing import Any
 
@@ -26,7 +27,6 @@ from gateway.errors import ProviderError, ProviderUnavailableError
 from gateway.providers import (
     ChatMessage,
     ProviderClient,
-    configure_libraries,
     is_transient,
     retry_after_s,
 )
@@ -55,15 +55,19 @@ async def ask(provider: ProviderClient, max_reasks: int = 0) -> Any:
     return await provider.structured(MESSAGES, Answer, max_reasks=max_reasks)
 
 
-def test_litellm_uses_its_bundled_cost_map(wire: WireServer) -> None:
+def test_litellm_uses_its_bundled_cost_map(
+    wire: WireServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import litellm
-    from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info
 
     client(wire)  # start-up: building the client configures litellm
-    info = get_model_cost_map_source_info()
-    assert info["source"] == "local"
-    assert info["is_env_forced"] is True
+    assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"  # set by `import gateway`
+    assert "gpt-4o-mini" in litellm.model_cost  # the bundled table, read without the network
     assert litellm.suppress_debug_info is True
+    assert "LITELLM_LOCAL_MODEL_COST_MAP" not in caplog.text
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "False")
+    client(wire)
+    assert "LITELLM_LOCAL_MODEL_COST_MAP is not True" in caplog.text
 
 
 async def test_request_on_the_wire(wire: WireServer) -> None:
@@ -373,26 +377,3 @@ async def test_retry_after_beyond_the_deadline_is_not_waited_for(wire: WireServe
 def test_api_key_is_never_serialised(wire: WireServer) -> None:
     dumped = json.loads(client(wire).config.model_dump_json())
     assert dumped["api_key"] == "**********"
-
-
-def test_instructor_model_audit_is_memoized_but_still_refuses() -> None:
-    import instructor.v2.core.patch as patch_module
-    from instructor.v2.validation import async_validators
-
-    configure_libraries()  # what building a client does at start-up
-    check = async_validators.reject_async_validators
-    assert getattr(check, "_gateway_memoized", False)
-    assert getattr(patch_module, "reject_async_validators") is check  # noqa: B009
-
-    class Checked(BaseModel):
-        x: int
-
-        @async_validators.async_field_validator("x")
-        async def slow_check(self, value: int) -> None:
-            return None
-
-    for _ in range(2):  # refused every time, not only until cached
-        with pytest.raises(ValueError, match="async validators"):
-            check(Checked)
-    check(Answer)
-    check(Answer)

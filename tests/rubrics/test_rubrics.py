@@ -174,3 +174,96 @@ def test_store_unknown_rubric_and_new_files(tmp_path: Path) -> None:
     time.sleep(0.01)
     assert store.get("demo").name == "demo"
     assert [info.name for info in store.list()] == ["demo"]
+
+
+RULED = GOOD.replace(
+    "axes:\n",
+    "axes:\n  priority:\n    labels:\n      - {name: high, rubric: Is it urgent}\n"
+    "      - {name: low, rubric: Can it wait}\n",
+) + (
+    "  - name: repeat\n"  # line 19
+    "    when:\n"
+    "      metadata: {contact_count: {gte: 3}, tier: [gold, 3]}\n"
+    "      any:\n"
+    "        - axis: {category: billing}\n"  # line 23
+    "        - text: {any: [call me]}\n"
+    "    raise_to: {priority: high}\n"
+    "    route: vip\n"
+)
+
+
+def test_rules_with_metadata_answers_and_routes_parse() -> None:
+    rubric = parse_rubric(RULED, "demo.yaml")
+    rule = rubric.rules[1]
+    assert rule.when is not None and rule.uses_answers
+    assert rule.when.metadata["contact_count"].gte == 3
+    assert rule.when.metadata["tier"].one_of == ("gold", "3")  # scalars compared as text
+    assert (rule.raise_to, rule.route) == ({"priority": "high"}, "vip")
+    assert not rubric.rules[0].uses_answers
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "{gte: 3}",
+            "{gte: three}",
+            "demo.yaml:21: rules[1].when.metadata.contact_count.gte: Input should be a valid number",
+        ),
+        (
+            "{gte: 3}",
+            "{at_least: 3}",
+            "demo.yaml:21: rules[1].when.metadata.contact_count.at_least: Extra inputs",
+        ),
+        (
+            "axis: {category: billing}",
+            "axis: {sentiment: negative}",
+            "demo.yaml:23: rules[1].when.any[0].axis.sentiment: rule 'repeat' tests unknown axis",
+        ),
+        (
+            "axis: {category: billing}",
+            "axis: {category: [billing, refunds]}",
+            "demo.yaml:23: rules[1].when.any[0].axis.category[1]: rule 'repeat' tests unknown "
+            "label 'refunds'",
+        ),
+        (
+            "raise_to: {priority: high}",
+            "raise_to: {priority: urgent}",
+            "demo.yaml:25: rules[1].raise_to.priority: rule 'repeat' raises unknown label 'urgent'",
+        ),
+        (
+            "raise_to: {priority: high}",
+            "raise_to: {category: billing}\n    force: {category: technical}",
+            "demo.yaml:19: rules[1]: axis 'category' is in both 'force' and 'raise_to'",
+        ),
+        (
+            "    when:\n      metadata: {contact_count: {gte: 3}, tier: [gold, 3]}\n"
+            "      any:\n        - axis: {category: billing}\n"
+            "        - text: {any: [call me]}\n",
+            "",
+            "demo.yaml:19: rules[1]: a rule needs 'match' (text) or 'when' (conditions)",
+        ),
+        (
+            "        - text: {any: [call me]}\n",
+            "        - {}\n",
+            "demo.yaml:24: rules[1].when.any[1]: a condition needs 'text', 'metadata', 'axis'",
+        ),
+        (
+            "  - name: repeat\n",
+            "  - name: legal\n",
+            "demo.yaml:19: rules[1].name: rule names must be unique: 'legal' is used twice",
+        ),
+    ],
+)
+def test_malformed_rules_name_file_line_and_field(old: str, new: str, expected: str) -> None:
+    assert old in RULED
+    problems = problems_of(RULED.replace(old, new))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_unknown_forced_label_names_its_line() -> None:
+    problems = problems_of(GOOD.replace("force: {category: billing}", "force: {category: nope}"))
+    assert problems == [
+        "demo.yaml:14: rules[0].force.category: rule 'legal' forces unknown label 'nope' on "
+        "axis 'category'; it has ['billing', 'technical']"
+    ]

@@ -24,8 +24,14 @@ def test_int8_model_is_faithful_to_full_precision(local_scorer: LocalScorer) -> 
     assert cosines.min() >= 0.999, cosines
 
 
-def test_embeddings_are_unit_vectors_in_input_order(local_scorer: LocalScorer) -> None:
-    enc = local_scorer._encoder
+@pytest.fixture(scope="module")
+def bare() -> Encoder:
+    """No recent-rows memo: every call computes."""
+    return Encoder()
+
+
+def test_embeddings_are_unit_vectors_in_input_order(bare: Encoder) -> None:
+    enc = bare
     texts = ["refund", "The app crashes every time I open the settings page after the update"]
     both = enc.embed(texts)
     assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
@@ -56,3 +62,31 @@ def test_tampered_model_file_is_named_in_the_error(tmp_path: Path) -> None:
 )
 def test_topic_of_strips_the_question_frame(question: str, topic: str) -> None:
     assert topic_of(question) == topic
+
+
+def test_recent_rows_are_the_same_vectors_computed_once(
+    bare: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enc = Encoder(recent=3)
+    computed: list[str] = []
+    inner = enc._embed
+
+    def counting(texts: list[str]) -> np.ndarray:
+        computed.extend(texts)
+        return inner(texts)
+
+    monkeypatch.setattr(enc, "_embed", counting)
+    texts = ["refund please", "app crashes", "refund please", "login fails"]
+    first = enc.embed(texts)
+    assert computed == ["refund please", "app crashes", "login fails"]  # each distinct once
+    assert np.allclose(first, bare.embed(texts), atol=1e-6)
+    again = enc.embed(["login fails", "app crashes"])
+    assert computed == ["refund please", "app crashes", "login fails"]  # all from the memo
+    assert np.array_equal(again, first[[3, 1]])
+    again[:] = 0  # a caller's array is its own
+    assert np.array_equal(enc.embed(["app crashes"])[0], first[1])
+    # bounded: a fourth text evicts the least recently used ("refund please")
+    enc.embed(["invoice missing"])
+    assert len(enc._recent) == 3
+    enc.embed(["refund please"])
+    assert computed[-1] == "refund please"

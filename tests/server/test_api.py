@@ -67,6 +67,10 @@ def test_security_rule_escalates_and_forces(client: TestClient) -> None:
         "rule": "security_incident",
         "action": "escalate",
         "forced": {"category": "technical", "priority": "critical"},
+        "raised": {},
+        "route": None,
+        "span": [8, 14],  # "hacked": where it matched, never what
+        "matched_on": ["text"],
     }
 
 

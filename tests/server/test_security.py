@@ -233,9 +233,9 @@ def test_rate_limit_refusal_is_reported_to_the_observer(settings: Settings) -> N
     guard = Guard(override(settings, access={"rate_limit_per_minute": 1}), observer=observer)
     request = Request({"type": "http", "headers": [], "client": ("127.0.0.1", 5000)})
     try:
-        assert guard.authenticate(request).id == "anonymous:127.0.0.1"
+        assert asyncio.run(guard.authenticate(request)).id == "anonymous:127.0.0.1"
         with pytest.raises(RateLimitedError):
-            guard.authenticate(request)
+            asyncio.run(guard.authenticate(request))
     finally:
         guard.close()
     assert observer.refused == 1

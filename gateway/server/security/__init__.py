@@ -28,7 +28,8 @@ from gateway.server.security.keys import (
     load_metrics_keys,
     presented_key,
 )
-from gateway.server.security.ratelimit import SharedTokenBucket, TokenBucket
+from gateway.server.security.ratelimit import RateLimiter, SharedTokenBucket, TokenBucket
+from gateway.server.security.ratelimit_redis import RedisTokenBucket
 
 __all__ = [
     "FORWARDED",
@@ -41,6 +42,8 @@ __all__ = [
     "KeyStore",
     "NullAccessObserver",
     "Principal",
+    "RateLimiter",
+    "RedisTokenBucket",
     "Role",
     "SharedTokenBucket",
     "TokenBucket",

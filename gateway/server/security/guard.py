@@ -18,7 +18,9 @@ from gateway.server.security.keys import (
     load_metrics_keys,
     presented_key,
 )
-from gateway.server.security.ratelimit import SharedTokenBucket
+from gateway.server.security.ratelimit import RateLimiter, SharedTokenBucket
+from gateway.server.security.ratelimit_redis import RedisTokenBucket
+from gateway.shared import RedisLink
 
 
 class AccessObserver(Protocol):
@@ -78,18 +80,18 @@ class Guard:
     ``/healthz`` takes nothing and shows details only to a caller who ``may_see_details``.
     """
 
-    def __init__(self, settings: Settings, *, observer: AccessObserver = NULL_OBSERVER) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        observer: AccessObserver = NULL_OBSERVER,
+        link: RedisLink | None = None,
+    ) -> None:
         self.observer = observer
         self.keys = KeyStore.from_settings(settings)
         self.scrape_keys = KeyStore(load_metrics_keys(settings))
         self.proxies = TrustedProxies(settings.access.trusted_proxies)
-        self.limiter = (
-            SharedTokenBucket(
-                settings.access.rate_limit_per_minute, settings.cache.dir / "ratelimit"
-            )
-            if settings.access.rate_limit_per_minute
-            else None
-        )
+        self.limiter = _limiter(settings, link)
 
     def identify(self, request: Request) -> Principal:
         """Who is calling, without spending a token: 401 without a known key when keys are
@@ -104,11 +106,11 @@ class Guard:
             raise UnauthorizedError("unknown API key")
         return Principal(id=key.id, key=key)
 
-    def authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request) -> Principal:
         """``identify``, then one token from the caller's rate-limit bucket (429 when empty)."""
         principal = self.identify(request)
         if self.limiter is not None:
-            wait = self.limiter.take(principal.id)
+            wait = await self.limiter.spend(principal.id)
             if wait > 0:
                 self.observer.rate_limited()
                 raise RateLimitedError("rate limit exceeded; retry later", retry_after_s=wait)
@@ -144,6 +146,17 @@ class Guard:
             self.limiter.close()
 
 
+def _limiter(settings: Settings, link: RedisLink | None) -> RateLimiter | None:
+    """Per deployment with Redis (``link``), else per machine (a diskcache directory that
+    every worker shares); none when the limit is off."""
+    per_minute = settings.access.rate_limit_per_minute
+    if not per_minute:
+        return None
+    if link is not None:
+        return RedisTokenBucket(per_minute, link)
+    return SharedTokenBucket(per_minute, settings.cache.dir / "ratelimit")
+
+
 def _guard(request: Request) -> Guard:
     guard: Guard = request.app.state.guard
     return guard
@@ -151,7 +164,7 @@ def _guard(request: Request) -> Guard:
 
 async def authorize(request: Request) -> Principal:
     """FastAPI dependency for the classify routes; the principal lands on request.state."""
-    principal = _guard(request).authenticate(request)
+    principal = await _guard(request).authenticate(request)
     request.state.principal = principal
     return principal
 

@@ -1,5 +1,6 @@
 """The per-key rate limit: token buckets in memory, and the same buckets shared by every
-process on the machine through a diskcache directory."""
+process on the machine through a diskcache directory (``ratelimit_redis``: by every replica,
+through Redis)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import diskcache
 
 log = logging.getLogger(__name__)
+
+
+class RateLimiter(Protocol):
+    """The Guard's limiter: per machine (``SharedTokenBucket``) or per deployment
+    (``ratelimit_redis.RedisTokenBucket``, with ``GATEWAY_REDIS_URL``)."""
+
+    async def spend(self, who: str) -> float:
+        """0 when allowed; otherwise seconds until one token is available (Retry-After)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class TokenBucket:
@@ -90,6 +103,10 @@ class SharedTokenBucket:
     @property
     def shared(self) -> bool:
         return self._store is not None
+
+    async def spend(self, who: str) -> float:
+        """``take``, as a ``RateLimiter`` (one short SQLite transaction on the loop)."""
+        return self.take(who)
 
     def take(self, who: str) -> float:
         """0 when allowed; otherwise seconds until one token is available."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from support.redis_server import free_port
 from support.replicas import Replica, start_pair
-from support.store import PG_URL
+from support.store import PG_URL, pg_scratch
 
 from gateway.server.security import hash_key
 from gateway.store import open_store
@@ -41,20 +40,8 @@ TICKETS = [
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {type(exc).__name__}: {exc}")
-    try:
+    with pg_scratch("DATABASE") as name:
         yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from gateway.store import AxisSnapshot, Observation, ShadowPrediction, Snapshot, Store, open_store
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@contextmanager
+def pg_scratch(kind: Literal["SCHEMA", "DATABASE"]) -> Iterator[str]:
+    """A schema or database of the caller's own on the PostgreSQL server, dropped after; the
+    test is skipped, saying why, when no server answers."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE {kind} "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {type(exc).__name__}: {exc}")
+    drop = (
+        f'DROP SCHEMA "{name}" CASCADE'
+        if kind == "SCHEMA"
+        else f'DROP DATABASE "{name}" WITH (FORCE)'
+    )
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(drop))
+        admin.dispose()
 
 
 class Clock:

@@ -11,6 +11,7 @@ seconds for a new worker to be ready: set it above the model's load time (`rubri
 sets 30).
 """
 
+from gateway.console import with_console
 from gateway.server import create_app
 
-app = create_app(wait=True)
+app = with_console(create_app(wait=True))  # the web console at /ui

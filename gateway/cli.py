@@ -74,10 +74,11 @@ def serve(
                 timeout_worker_healthcheck=30,
             )
     else:
+        from gateway.console import with_console
         from gateway.server import create_app
 
         uvicorn.run(
-            create_app(settings),
+            with_console(create_app(settings)),  # the web console at /ui
             host=settings.server.host,
             port=settings.server.port,
             log_level="info",
@@ -232,10 +233,12 @@ def _require_safe_bind(settings: Settings) -> None:
 def _register_area_commands() -> None:
     """Each area adds its own sub-commands (``rubric cache ...``, ``rubric eval ...``)."""
     from gateway.cache.cli import register as register_cache
+    from gateway.connectors.cli import register as register_connectors
     from gateway.evals.cli import register as register_evals
     from gateway.learning.cli import register as register_learning
 
     register_cache(app)
+    register_connectors(app)
     register_evals(app)
     register_learning(app)
 

@@ -13,10 +13,12 @@ fields, files and limits, not content.
     │   ├── InvalidJsonError            400 invalid_json
     │   ├── RubricInvalidError          400 rubric_invalid  (a file: file:line; or a draft)
     │   ├── UnauthorizedError           401 unauthorized
+    │   │   └── SignatureInvalidError   401 signature_invalid  (a helpdesk webhook's signature)
     │   ├── ForbiddenError              403 forbidden
     │   ├── NotFoundError               404 not_found
     │   │   ├── RubricNotFoundError     404 rubric_not_found
-    │   │   └── ItemNotFoundError       404 item_not_found  (a review item, a request id)
+    │   │   ├── ItemNotFoundError       404 item_not_found  (a review item, a request id)
+    │   │   └── ConnectionNotFoundError 404 connection_not_found  (a helpdesk connection)
     │   ├── MethodNotAllowedError       405 method_not_allowed
     │   ├── ConflictError               409 conflict
     │   │   ├── LeaseHeldError          409 lease_held  (another reviewer holds the item)
@@ -35,6 +37,8 @@ fields, files and limits, not content.
     │   ├── ProviderUnavailableError    503 provider_unavailable
     │   ├── StoreUnavailableError       503 store_unavailable  (the labelled-data store)
     │   ├── SharedStateUnavailableError 503 shared_state_unavailable  (Redis; answered locally)
+    │   ├── HelpdeskUnavailableError    503 helpdesk_unavailable  (429/5xx after retries: retried)
+    │   ├── HelpdeskRejectedError       502 helpdesk_rejected  (a 4xx from its API: not retried)
     │   └── RequestTimeoutError         504 timeout
     └── SetupError                  the deployment's settings or files are unusable
         ├── ConfigError                 config_invalid  (settings, keys file, prompt)
@@ -106,6 +110,12 @@ class UnauthorizedError(RequestError):
     code = "unauthorized"
 
 
+class SignatureInvalidError(UnauthorizedError):
+    """A helpdesk webhook whose signature (or secret) does not verify, or is too old."""
+
+    code = "signature_invalid"
+
+
 class ForbiddenError(RequestError):
     status = 403
     code = "forbidden"
@@ -122,6 +132,10 @@ class RubricNotFoundError(NotFoundError):
 
 class ItemNotFoundError(NotFoundError):
     code = "item_not_found"
+
+
+class ConnectionNotFoundError(NotFoundError):
+    code = "connection_not_found"
 
 
 class MethodNotAllowedError(RequestError):
@@ -237,6 +251,24 @@ class SharedStateUnavailableError(ServiceError):
     def __init__(self, message: str, *, link_down: bool = True) -> None:
         super().__init__(message)
         self.link_down = link_down
+
+
+class HelpdeskUnavailableError(ServiceError):
+    """A helpdesk (or Slack) API still answered 429/5xx, or not at all, after its retries."""
+
+    status = 503
+    code = "helpdesk_unavailable"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class HelpdeskRejectedError(ServiceError):
+    """A helpdesk (or Slack) API refused the call (a 4xx other than 429): retrying won't help."""
+
+    status = 502
+    code = "helpdesk_rejected"
 
 
 class RequestTimeoutError(ServiceError):

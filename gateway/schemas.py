@@ -102,6 +102,40 @@ class Flag(BaseModel):
     )
 
 
+class Evidence(BaseModel):
+    """Why an axis answered what it did, for the agent who sees the route. Never ticket text:
+    the embedded model names the rubric's own text that matched best, an LLM gives its
+    rationale (redacted), a rule its name and the matched span's position."""
+
+    source: Literal["embedding", "llm", "rule"]
+    label: str = Field(description="the label it supports")
+    matched: str | None = Field(
+        None, description="embedding: the label's own text (topic, name or example) that matched"
+    )
+    matched_kind: Literal["topic", "name", "example"] | None = None
+    similarity: float | None = Field(None, description="embedding: its cosine to the ticket")
+    window: int | None = Field(
+        None, description="embedding, a long ticket: the window that matched (0: the first)"
+    )
+    rationale: str | None = Field(
+        None,
+        description="llm: the model's one-sentence rationale, redacted like the ticket, at most "
+        "300 characters",
+    )
+    rule: str | None = Field(None, description="rule: the rule that decided the axis")
+    span: tuple[int, int] | None = Field(
+        None, description="rule: [start, end) of its match in the redacted text; never the text"
+    )
+
+
+class Within(BaseModel):
+    """A child axis' place in the tree: answered among the children of its parent's label."""
+
+    axis: str = Field(description="the parent axis")
+    label: str = Field(description="the label the parent axis chose")
+    unsure: bool = Field(description="the parent was not auto-routed: the child is not either")
+
+
 class AxisResult(BaseModel):
     top_label: str
     scores: dict[str, float]
@@ -118,11 +152,33 @@ class AxisResult(BaseModel):
     fallback: bool = Field(
         False, description="the embedded model answered this axis during a provider outage"
     )
+    evidence: Evidence | None = Field(
+        None, description="why: the rule that forced the axis, or what the embedded model matched"
+    )
+    within: Within | None = Field(
+        None, description="a child axis: the parent label it was answered within"
+    )
+
+
+class DetectedLanguage(BaseModel):
+    """The ticket's language, detected offline (``gateway.language``)."""
+
+    code: str = Field(description="ISO 639-1 code (639-3 where a language has none), e.g. de")
+    confidence: float = Field(ge=0, le=1, description="the detector's probability for it")
 
 
 class RubricRef(BaseModel):
     name: str
     fingerprint: str
+
+
+class Reading(BaseModel):
+    """How much of a long ticket the embedded model read (absent: it read the whole ticket in
+    one window)."""
+
+    windows: int = Field(description="the ticket's windows (GATEWAY_LOCAL_WINDOW_TOKENS each)")
+    read: int = Field(description="windows scored (GATEWAY_LOCAL_MAX_WINDOWS at most)")
+    cut: bool = Field(description="some windows were not read (read < windows)")
 
 
 class Usage(BaseModel):
@@ -145,10 +201,14 @@ class ClassifyResponse(BaseModel):
     none_fits: bool = False
     multi_fit: bool = False
     route: str | None = None
+    evidence: Evidence | None = Field(None, description="why the primary axis answered so")
     axes: dict[str, AxisResult] = Field(default_factory=dict)
     flags: list[Flag] = Field(default_factory=list)
     redactions: dict[str, int] = Field(default_factory=dict)
     redacted: bool = True
+    language: DetectedLanguage | None = Field(
+        None, description="the ticket's language; null: not detected (no letters, or detection off)"
+    )
     rubric: RubricRef
     prompt: str | None = None
     model: str
@@ -157,6 +217,11 @@ class ClassifyResponse(BaseModel):
         None, description="id of the calibration applied to the primary axis (rubric calibrate)"
     )
     usage: Usage | None = None
+    reading: Reading | None = Field(
+        None,
+        description="a ticket longer than the embedded model's 256 tokens: its windows and how "
+        "many were read; absent: read whole",
+    )
     structured_output: StructuredOutput | None = Field(
         None,
         description="how the model's structured answer was asked for: json_schema (the "

@@ -19,6 +19,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings
 
+from gateway.config.connectors import ConnectorSettings
 from gateway.config.provider import (
     ProviderSettings,
     RetryPolicy,
@@ -49,6 +50,7 @@ __all__ = [
     "PROVIDER_SCORERS",
     "AccessSettings",
     "CacheSettings",
+    "ConnectorSettings",
     "DecisionName",
     "Floors",
     "LimitSettings",
@@ -88,6 +90,7 @@ class Settings(BaseModel):
     access: AccessSettings = Field(default_factory=AccessSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
     @model_validator(mode="after")
     def _provider_scorer_has_a_model(self) -> Self:

@@ -79,6 +79,13 @@ class LocalSettings(BaseSettings):
     threads: int = Field(0, ge=0, description="onnxruntime intra-op threads; 0 = all cores")
     spin: bool = Field(False, description="onnxruntime pool threads spin while idle")
     max_tokens: int = Field(256, ge=8, le=512)
+    # A ticket longer than max_tokens is read in windows of window_tokens overlapping by
+    # window_stride, each scored on its own; at most max_windows of them (first, last, and the
+    # middle ones nearest the labels' words). 1: the first max_tokens only. Measured on the
+    # long-ticket suite (README, "Long tickets": bench/long_tickets.py).
+    window_tokens: int = Field(128, ge=16, le=512)
+    window_stride: int = Field(32, ge=0)
+    max_windows: int = Field(8, ge=1, le=64)
     # a promoted head, the scorer behind it and the recorder's shadow heads embed the same
     # ticket within moments: the last this many embeddings are kept (keyed by a digest of the
     # text, in memory only; ~1.5 KB each), so each ticket is embedded once. 0: off
@@ -101,6 +108,16 @@ class LocalSettings(BaseSettings):
     def fingerprint_fields(self) -> dict[str, Any]:
         """Every field that can change a score."""
         return self.model_dump(mode="json", exclude=set(self.NOT_ANSWER_FIELDS))
+
+    @model_validator(mode="after")
+    def _stride_inside_window(self) -> LocalSettings:
+        # two of a window's tokens are [CLS] and [SEP]; the overlap must leave room to move on
+        if self.window_stride >= self.window_tokens - 2:
+            raise ValueError(
+                f"window_stride ({self.window_stride}) must be below window_tokens - 2 "
+                f"({self.window_tokens - 2})"
+            )
+        return self
 
 
 class Floors(BaseSettings):

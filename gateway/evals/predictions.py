@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
 from gateway.evals.suite import RunSpec, Ticket
-from gateway.schemas import ClassifyResponse, Flag
+from gateway.schemas import AxisResult, ClassifyResponse, Flag
 
 
 class Prediction(BaseModel):
@@ -61,26 +61,44 @@ class RunResult(BaseModel):
 
 
 def prediction_of(
-    ticket: Ticket, outcome: ClassifyResponse | GatewayError, batch_size: int = 1
+    ticket: Ticket,
+    outcome: ClassifyResponse | GatewayError,
+    batch_size: int = 1,
+    axis: str | None = None,
 ) -> Prediction:
+    """One ticket's prediction on ``axis`` (default: the response's primary axis; a child
+    axis comes back beside the parent it is answered within, in ``axes``)."""
     base = Prediction(
         id=ticket.id, gold=list(ticket.gold), in_scope=ticket.in_scope, batch_size=batch_size
     )
     if isinstance(outcome, GatewayError):
         return base.model_copy(update={"error": outcome.code})
     usage = outcome.usage
+    if axis is not None and axis != outcome.axis and axis not in outcome.axes:
+        # a child axis left out (its parent's label has no children): no answer, a human's
+        return base.model_copy(
+            update={
+                "decision": "manual",
+                "latency_ms": outcome.latency_ms,
+                "cached": outcome.cached,
+            }
+        )
+    answer: ClassifyResponse | AxisResult = (
+        outcome if axis is None or axis == outcome.axis else outcome.axes[axis]
+    )
     return base.model_copy(
         update={
-            "top_label": outcome.top_label,
-            "labels": list(outcome.labels),
-            "confidence": outcome.confidence,
-            "margin": outcome.margin,
-            "max_raw": max(outcome.raw.values(), default=0.0),
-            "decision": outcome.decision,
-            "none_fits": outcome.none_fits,
-            "multi_fit": outcome.multi_fit,
-            "scores": dict(outcome.scores),
-            "raw": dict(outcome.raw),
+            "top_label": answer.top_label,
+            "labels": list(answer.labels),
+            "confidence": answer.confidence,
+            "margin": answer.margin,
+            "max_raw": max(answer.raw.values(), default=0.0),
+            # the ticket's decision for its primary axis; an axis' own otherwise
+            "decision": answer.decision,
+            "none_fits": answer.none_fits,
+            "multi_fit": answer.multi_fit,
+            "scores": dict(answer.scores),
+            "raw": dict(answer.raw),
             "flags": list(outcome.flags),
             "fallback": outcome.fallback,
             "latency_ms": outcome.latency_ms,

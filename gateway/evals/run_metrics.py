@@ -143,7 +143,10 @@ def metric_value(m: RunMetrics, name: str) -> float | None:
         "macro_recall": m.macro_recall,
         "micro_f1": m.multilabel.micro_f1 if m.multilabel else None,
         "exact_match": m.multilabel.exact_match if m.multilabel else None,
-        "oos_auroc": m.oos.auroc if m.oos else None,
+        # ranked by the best raw score, the signal none_fits is decided on (bench/out_of_scope.py:
+        # it ranks CLINC150's out-of-scope queries better than confidence does)
+        "oos_auroc": m.oos.auroc_max_raw if m.oos else None,
+        "oos_auroc_confidence": m.oos.auroc if m.oos else None,
         "auto_route_share": m.routing.auto_route.share,
         "auto_route_accuracy": m.routing.auto_route.accuracy,
         "auto_route_accuracy_in_scope": m.oos.auto_route_accuracy_in_scope if m.oos else None,

@@ -169,7 +169,9 @@ async def run_tickets(
                     scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
             else:
                 errors.setdefault(outcome.code, outcome.message)
-            slots[start + offset] = prediction_of(tickets[start + offset], outcome, len(chunk))
+            slots[start + offset] = prediction_of(
+                tickets[start + offset], outcome, len(chunk), loaded.axis
+            )
         if progress is not None:
             progress(len(chunk))
 

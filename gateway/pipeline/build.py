@@ -19,6 +19,7 @@ from gateway.cache import (
     open_cache,
 )
 from gateway.config import Settings
+from gateway.language import FastTextDetector, LanguageDetector
 from gateway.pipeline.calibration import CalibrationFinder
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.heads import HeadRegistry, Heads
@@ -27,7 +28,13 @@ from gateway.providers import NullObserver, ProviderObserver
 
 if TYPE_CHECKING:  # the type only: the health module is loaded with the provider client
     from gateway.providers.health import ProviderHealth
-from gateway.redaction import Redactor, SpacyModel, build_redactor
+from gateway.redaction import (
+    PerLanguageRedactor,
+    Redactor,
+    SpacyModel,
+    build_redactor,
+    load_spacy_model,
+)
 from gateway.rubrics import RubricStore
 from gateway.scoring import (
     LocalScorer,
@@ -63,6 +70,7 @@ def build_classifier(
     calibrations: CalibrationFinder | None = None,
     provider_health: ProviderHealth | None = None,
     link: RedisLink | None = None,
+    language: LanguageDetector | None = None,
 ) -> Classifier:
     """Everything /classify needs. Any part given is used as it is (models already loaded, a
     test's scorer); the rest is built from ``settings``. With a ``registry`` (the store), a
@@ -73,11 +81,12 @@ def build_classifier(
     replica's, the local cache serving while Redis is down.
     ``Classifier.close()`` closes the cache opened here."""
     observer = observer or NullGatewayObserver()
+    redactor = redactor or _per_language(settings, nlp)
     if scorer is None or registry is not None:
         local = local or build_local_scorer(settings.local)
     if scorer is None:
         assert local is not None
-        scorer = build_scorer(settings, local, observer, health=provider_health)
+        scorer = build_scorer(settings, local, observer, health=provider_health, redactor=redactor)
     store: ResultStore = (
         open_cache(settings.cache, observer) if settings.cache.enabled else NullStore()
     )
@@ -105,12 +114,24 @@ def build_classifier(
     return Classifier(
         settings=settings,
         rubrics=rubrics or RubricStore(settings.rubrics.dir, settings.rubrics.reload_interval_s),
-        redactor=redactor or build_redactor(settings.redaction, nlp),
+        redactor=redactor,
         variants=ScorerVariants(scorer, settings.scoring, wrap=served),
         observer=observer,
         heads=heads,
         calibrations=calibrations,
+        language=language or FastTextDetector(),
         on_close=[store.close],
+    )
+
+
+def _per_language(settings: Settings, nlp: SpacyModel | None) -> Redactor:
+    """The deployment's redactor, and beside it one without NER for tickets in a language the
+    English model misreads (``redaction.language``); both share one spaCy model."""
+    if not settings.redaction.enabled:
+        return build_redactor(settings.redaction)
+    nlp = nlp or load_spacy_model()
+    return PerLanguageRedactor(
+        build_redactor(settings.redaction, nlp), build_redactor(settings.redaction, nlp, ner=False)
     )
 
 

@@ -113,7 +113,7 @@ class Calibration(BaseModel):
         scores = self.apply(scored.scores)
         auto = self.auto_route_threshold(top_label(scores), thresholds.auto_route)
         return (
-            AxisScores(raw=scored.raw, scores=scores),
+            AxisScores(raw=scored.raw, scores=scores, evidence=scored.evidence),
             Thresholds(auto_route=auto, review=min(thresholds.review, auto)),
         )
 

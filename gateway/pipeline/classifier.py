@@ -11,11 +11,19 @@ from pydantic import BaseModel, ConfigDict, SkipValidation
 
 from gateway.config import Settings
 from gateway.errors import GatewayError
+from gateway.language import LanguageDetector, NullDetector
 from gateway.pipeline.batching import Lanes
 from gateway.pipeline.calibration import CalibrationFinder, CalibrationKey, CalibrationStore
 from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
 from gateway.pipeline.heads import Heads
+from gateway.pipeline.hierarchy import decide_tree
 from gateway.pipeline.intake import Intake, Validated
+from gateway.pipeline.language import (
+    LanguageOutcome,
+    language_outcome,
+    other_language_reader,
+    redactor_for,
+)
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver
 from gateway.pipeline.rules import apply_rules, settle_rules
 from gateway.redaction import RedactedText, Redactor
@@ -37,6 +45,7 @@ class _Prepared(BaseModel):
     was_redacted: bool
     flags: list[Flag]
     metadata: dict[str, str]
+    language: LanguageOutcome
 
 
 class Classifier:
@@ -56,6 +65,7 @@ class Classifier:
         observer: PipelineObserver | None = None,
         heads: Heads | None = None,
         calibrations: CalibrationFinder | None = None,
+        language: LanguageDetector | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> None:
         self.settings = settings
@@ -67,6 +77,8 @@ class Classifier:
         self.floors = settings.floors
         self.calibrations = calibrations if calibrations is not None else CalibrationStore()
         self._on_close = tuple(on_close)
+        self.language = language or NullDetector()
+        self._reader, self._reads_natively = other_language_reader(variants)
         # Concurrent requests share a batch on a batch-native scorer (the embedded model); a
         # scorer that waits on the network would queue tickets behind a batch's slowest answer.
         self._batcher = (
@@ -100,19 +112,23 @@ class Classifier:
         tickets sharing a redactor and rubric overrides are redacted as one batch."""
         out: Slots[_Prepared | GatewayError] = Slots(len(reqs))
         valid: dict[int, Validated] = {}
+        langs: dict[int, LanguageOutcome] = {}
         for i, req in enumerate(reqs):
             try:
                 valid[i] = self.intake.validate(req)
             except GatewayError as exc:
                 out[i] = exc
+                continue
+            langs[i] = self._language_of(valid[i], req.text)
+        redactors = {i: redactor_for(v.redactor, langs[i]) for i, v in valid.items()}
         groups: dict[tuple[int, RedactionOverrides], list[int]] = {}
         for i, v in valid.items():
-            groups.setdefault((id(v.redactor), v.rubric.redaction), []).append(i)  # hashable
+            groups.setdefault((id(redactors[i]), v.rubric.redaction), []).append(i)  # hashable
         for indices in groups.values():
             first = valid[indices[0]]
             try:
                 with self.observer.stage("redact"):
-                    redacted = first.redactor.redact_batch(
+                    redacted = redactors[indices[0]].redact_batch(
                         [reqs[i].text for i in indices], first.rubric.redaction
                     )
             except GatewayError as exc:
@@ -123,17 +139,29 @@ class Classifier:
                 out[i] = _Prepared(
                     rubric=v.rubric,
                     axes=v.axes,
-                    scorer=self._served_by(v),
+                    scorer=self._served_by(v, langs[i]),
                     redacted=text,
                     was_redacted=v.redacted,
                     # redacted text only; rules on the answers wait for them (_respond)
                     flags=apply_rules(v.rubric, text.text, v.axes, reqs[i].metadata),
                     metadata=reqs[i].metadata,
+                    language=langs[i],
                 )
         return out.filled()
 
-    def _served_by(self, v: Validated) -> Scorer:
-        """The request's scorer; with no override, a promoted head first where there is one."""
+    def _language_of(self, v: Validated, text: str) -> LanguageOutcome:
+        """Detected on the text as sent: placeholders would hide words that say the language."""
+        native = self._reads_natively or v.scorer is not self.variants.base  # an override: an LLM
+        reader = None if native else self._reader
+        detected = self.language.detect(text)
+        return language_outcome(v.rubric.languages, detected, reader=reader, reads_natively=native)
+
+    def _served_by(self, v: Validated, language: LanguageOutcome) -> Scorer:
+        """The request's scorer; with no override, a promoted head first where there is one;
+        the scorer that reads the language where the policy asks for it."""
+        native = self._reads_natively or v.scorer is not self.variants.base
+        if language.action == "llm" and self._reader is not None and not native:
+            return self._reader
         if self.heads is None or v.scorer is not self.variants.base:
             return v.scorer
         return self.heads.promoted(v.rubric.name, v.rubric.fingerprint) or v.scorer
@@ -180,12 +208,19 @@ class Classifier:
         calibration = {axis: c[2] for axis, c in calibrated.items() if c[2] is not None}
 
         def decide(flags: list[Flag]) -> dict[str, AxisResult]:
-            return {
-                axis: decide_axis(
-                    axis, scored, thresholds, self.floors, flags, fallback=result.fallback
+            def one(axis: str, scored: AxisScores, thresholds: Thresholds) -> AxisResult:
+                return item.language.axis(
+                    decide_axis(
+                        axis, scored, thresholds, self.floors, flags, fallback=result.fallback
+                    )
                 )
-                for axis, (scored, thresholds, _) in calibrated.items()
+
+            # a child axis is answered within the label its parent chose (pipeline/hierarchy.py)
+            forced = {axis for flag in flags for axis in flag.forced}
+            tree = {
+                axis: (scored, thresholds) for axis, (scored, thresholds, _) in calibrated.items()
             }
+            return decide_tree(rubric, tree, one, forced)
 
         decided = decide(item.flags)
         # rules on the answers (and raise_to) run now, on the answers the first pass decided
@@ -203,6 +238,9 @@ class Classifier:
         route, routed_by = ticket_route(label_route, flags)
         if routed_by is not None:
             reason = f"{reason}; {routed_by}"
+        decision, reason, route = item.language.decided(
+            decision, reason, route, rule_routed=routed_by is not None
+        )
         return ClassifyResponse(
             axis=primary_name,
             top_label=primary.top_label,
@@ -216,17 +254,20 @@ class Classifier:
             labels=primary.labels,
             none_fits=primary.none_fits,
             multi_fit=primary.multi_fit,
+            evidence=primary.evidence,
             route=route,
             axes=decided,
             flags=flags,
             redactions=item.redacted.entities,
             redacted=item.was_redacted,
+            language=item.language.language,
             rubric=RubricRef(name=rubric.name, fingerprint=rubric.fingerprint),
             prompt=result.prompt,
             model=result.model,
             scorer=result.scorer,
             calibration=calibration.get(primary_name),
             usage=result.usage,
+            reading=result.reading,
             structured_output=result.structured_output,
             fallback=result.fallback,
             cached=result.origin == "cache",

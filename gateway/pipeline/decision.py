@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from gateway.config import Floors
 from gateway.rubrics import Thresholds
-from gateway.schemas import AxisResult, Decision, Flag
+from gateway.schemas import AxisResult, Decision, Evidence, Flag
 from gateway.scoring import AxisScores, entropy, margin, top_label
 
 FALLBACK_REASON = "provider unavailable, embedded model answered"
@@ -102,7 +102,18 @@ def decide_axis(
         multi_fit=multi_fit,
         forced_by=forced.rule if forced is not None else None,
         fallback=fallback,
+        evidence=_evidence(top, scored, forced),
     )
+
+
+def _evidence(top: str, scored: AxisScores, forced: Flag | None) -> Evidence | None:
+    """The rule that forced the answer, else the scorer's evidence where it backs the answer
+    given (a calibration or a rule may have moved the top label off what it matched)."""
+    if forced is not None:
+        return Evidence(source="rule", label=top, rule=forced.rule, span=forced.span)
+    if scored.evidence is not None and scored.evidence.label == top:
+        return scored.evidence
+    return None
 
 
 def decide_ticket(

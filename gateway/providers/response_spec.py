@@ -118,6 +118,15 @@ class ResponseSpec:
             }
         return out
 
+    def rationales(self, answer: BaseModel) -> dict[str, str]:
+        """Axis name → the model's rationale (shapes that ask for one)."""
+        out: dict[str, str] = {}
+        for i, axis in enumerate(self.axes):
+            rationale = getattr(getattr(answer, f"a{i}", None), "rationale", None)
+            if isinstance(rationale, str) and rationale:
+                out[axis.name] = rationale
+        return out
+
     def choices(self, answer: BaseModel) -> dict[str, str]:
         """Axis name → the chosen label (``rationale_choice_probabilities`` only)."""
         if self.shape != "rationale_choice_probabilities":

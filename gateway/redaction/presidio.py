@@ -89,6 +89,7 @@ class PresidioRedactor:
         allow_patterns: Sequence[str] = (),
         entities: Sequence[str] = ENTITY_TYPES,
         phone_regions: Sequence[str] = PHONE_REGIONS,
+        ner: bool = True,
     ) -> None:
         unknown = sorted(set(entities) - set(ENTITY_TYPES))
         if unknown:
@@ -98,7 +99,8 @@ class PresidioRedactor:
         self._allow = compile_allow(allow, allow_patterns, where="redaction_allow_patterns")
         prepare_presidio()  # the model's loader did it too; this covers a model built otherwise
         self._nlp = nlp
-        self._analyzer = build_analyzer(self._nlp.engine, phone_regions)
+        # ner=False: patterns only, for languages the English model misreads (language.py)
+        self._analyzer = build_analyzer(self._nlp.engine, phone_regions, ner=ner)
         self._anonymizer, self._operators = _build_anonymizer(self.entities)
         self._override_lock = threading.Lock()
         self._override_cache: dict[RedactionOverrides, AllowList] = {}
@@ -108,7 +110,7 @@ class PresidioRedactor:
 
     @classmethod
     def from_settings(
-        cls, settings: RedactionSettings, nlp: SpacyModel | None = None
+        cls, settings: RedactionSettings, nlp: SpacyModel | None = None, *, ner: bool = True
     ) -> PresidioRedactor:
         """The deployment's redactor; loads the spaCy model (seconds) when none is given."""
         return cls(
@@ -116,6 +118,7 @@ class PresidioRedactor:
             score_threshold=settings.score_threshold,
             allow=settings.allow,
             allow_patterns=settings.allow_patterns,
+            ner=ner,
         )
 
     def redact(self, text: str, overrides: RedactionOverrides | None = None) -> RedactedText:

@@ -30,6 +30,7 @@ from gateway.redaction.patterns import (
     SPELLED_EMAIL_PATTERNS,
     SSN_PATTERNS,
 )
+from gateway.redaction.patterns_intl import INTL_NAME_PATTERNS
 from gateway.redaction.patterns_zh import (
     HAN,
     ZH_NAME_PATTERNS,
@@ -55,7 +56,11 @@ LOWER_CASE_IBAN: Final = regex.compile(
 PHONE_REGIONS: Final[tuple[str, ...]] = ("US", "GB", "IE", "IN", "AU", "DE", "FR")
 
 
-def build_analyzer(nlp_engine: NlpEngine, phone_regions: Sequence[str]) -> AnalyzerEngine:
+def build_analyzer(
+    nlp_engine: NlpEngine, phone_regions: Sequence[str], *, ner: bool = True
+) -> AnalyzerEngine:
+    """The analyzer; ``ner=False``: no spaCy NER, names only after a cue in English, German,
+    French or Spanish (for tickets in a language the English model misreads)."""
     import phonenumbers
     import tldextract
     from presidio_analyzer import (
@@ -256,7 +261,8 @@ def build_analyzer(nlp_engine: NlpEngine, phone_regions: Sequence[str]) -> Analy
         UsSsnRecognizer(),
         # Presidio's SSN checks (no 000 or 666 area, no sample numbers) over our cue pattern
         UsSsnRecognizer(patterns=[Pattern(*p) for p in SSN_PATTERNS], name="CueSsnRecognizer"),
-        SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
+        *([SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])] if ner else []),
+        *([] if ner else [patterns("IntlCueNameRecognizer", "PERSON", INTL_NAME_PATTERNS, [])]),
         patterns("CueNameRecognizer", "PERSON", NAME_PATTERNS, []),
         patterns("ChineseNameRecognizer", "PERSON", ZH_NAME_PATTERNS, [], needs=HAN),
         patterns("StreetAddressRecognizer", "ADDRESS", ADDRESS_PATTERNS, []),

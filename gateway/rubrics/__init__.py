@@ -1,4 +1,5 @@
-"""Rubric sets: the models (``model``), YAML parsing with ``file:line`` errors (``loading``), the
+"""Rubric sets: the models (``model``; rules in ``rule_model``, hierarchy checks in
+``hierarchy``), YAML parsing with ``file:line`` errors (``loading``), the
 hot-reloading directory store (``store``) and one file per name (``names``). Import from here,
 not from the submodules.
 
@@ -6,35 +7,26 @@ A low layer: it depends on ``gateway.errors`` only, so schemas, scoring and the 
 all import it.
 """
 
+from gateway.rubrics.fields import PRIMARY_AXIS, Loc, Name, NonEmpty
+from gateway.rubrics.languages import ENGLISH_ONLY_DEFAULT, LanguagePolicy, OtherLanguages
 from gateway.rubrics.loading import load_rubric_file, parse_rubric
-from gateway.rubrics.model import (
-    PRIMARY_AXIS,
-    Axis,
-    Condition,
-    Label,
-    Loc,
-    Match,
-    Name,
-    NonEmpty,
-    RedactionOverrides,
-    RubricSet,
-    Rule,
-    RuleProblemsError,
-    Thresholds,
-    ValueTest,
-)
+from gateway.rubrics.model import Axis, Label, RedactionOverrides, RubricSet, Thresholds
 from gateway.rubrics.names import duplicate_name_problem, name_conflicts, rubric_files
+from gateway.rubrics.rule_model import Condition, Match, Rule, RuleProblemsError, ValueTest
 from gateway.rubrics.store import RubricInfo, RubricStore, load_rubrics
 
 __all__ = [
+    "ENGLISH_ONLY_DEFAULT",
     "PRIMARY_AXIS",
     "Axis",
     "Condition",
     "Label",
+    "LanguagePolicy",
     "Loc",
     "Match",
     "Name",
     "NonEmpty",
+    "OtherLanguages",
     "RedactionOverrides",
     "RubricInfo",
     "RubricSet",

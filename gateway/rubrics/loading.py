@@ -20,7 +20,9 @@ from pydantic import ValidationError
 from yaml.composer import ComposerError
 
 from gateway.errors import RubricInvalidError
-from gateway.rubrics.model import Loc, RubricSet, RuleProblemsError
+from gateway.rubrics.fields import Loc
+from gateway.rubrics.model import RubricSet
+from gateway.rubrics.rule_model import RuleProblemsError
 
 # Budgets, each far above any real rubric (the bundled support.yaml: 6 KB, 257 nodes, depth 7, no
 # aliases). Pure-Python PyYAML scans 0.3-0.6 MB/s, so the size bounds a parse to ~3 s of a worker

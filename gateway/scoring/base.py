@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from gateway.errors import GatewayError
 from gateway.rubrics import RubricSet, Thresholds
-from gateway.schemas import StructuredOutput, Usage
+from gateway.schemas import Evidence, Reading, StructuredOutput, Usage
 
 if TYPE_CHECKING:
     from gateway.providers import Prompt
@@ -29,6 +29,7 @@ class AxisScores(BaseModel):
 
     raw: dict[str, float]
     scores: dict[str, float]
+    evidence: Evidence | None = Field(None, description="what supports the top label, if known")
 
 
 class ScoreResult(BaseModel):
@@ -37,6 +38,9 @@ class ScoreResult(BaseModel):
     model: str
     prompt: str | None = None
     usage: Usage | None = None
+    reading: Reading | None = Field(
+        None, description="a long ticket's windows and how many the embedded model read"
+    )
     structured_output: StructuredOutput | None = Field(
         None, description="how an LLM's structured answer was asked for (json_schema or json)"
     )

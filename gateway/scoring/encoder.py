@@ -82,10 +82,10 @@ class Encoder:
             "dim": DIM,
         }
 
-        self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
-        self._tokenizer.enable_truncation(max_length=max_tokens)
-        # The file pads to a fixed 128; padding to the longest in the chunk is what we want.
-        self._tokenizer.no_padding()
+        self._tokenizer_json = tokenizer_bytes.decode("utf-8")
+        self._tokenizer = self._new_tokenizer(max_tokens, stride=0)
+        self._window_tokenizers: dict[tuple[int, int], Tokenizer] = {}
+        self._plain_tokenizer = self._new_tokenizer(None, stride=0)
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -138,19 +138,58 @@ class Encoder:
             out[i] = made[key] if row is None else row
         return out
 
+    def windows(self, text: str, size: int, stride: int) -> list[list[int]] | None:
+        """A text longer than ``max_tokens`` as windows of ``size`` tokens (each with its
+        [CLS] and [SEP]) that overlap by ``stride``; None when the text fits ``max_tokens``
+        (``embed`` reads it whole)."""
+        with self._tok_lock:
+            if not self._tokenizer.encode(text).overflowing:
+                return None
+            key = (size, stride)
+            tokenizer = self._window_tokenizers.get(key)
+            if tokenizer is None:
+                tokenizer = self._window_tokenizers[key] = self._new_tokenizer(size, stride)
+            first = tokenizer.encode(text)
+        return [first.ids, *(e.ids for e in first.overflowing)]
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, without special tokens or truncation (lexical overlap)."""
+        with self._tok_lock:
+            encodings = self._plain_tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encodings]
+
+    def embed_windows(self, windows: Sequence[Sequence[int]]) -> Matrix:
+        """Embed token windows (from ``windows``) in one batch; rows are unit vectors."""
+        if not windows:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return self._embed_ids(windows)
+
+    def _new_tokenizer(self, max_length: int | None, stride: int) -> Tokenizer:
+        tokenizer = Tokenizer.from_str(self._tokenizer_json)
+        if max_length is None:
+            tokenizer.no_truncation()
+        else:
+            tokenizer.enable_truncation(max_length=max_length, stride=stride)
+        # The file pads to a fixed 128; padding to the longest in the chunk is what we want.
+        tokenizer.no_padding()
+        return tokenizer
+
     def _embed(self, texts: Sequence[str]) -> Matrix:
         with self._tok_lock:
             encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        out = np.empty((len(texts), DIM), dtype=np.float32)
+        return self._embed_ids([e.ids for e in encodings])
+
+    def _embed_ids(self, rows: Sequence[Sequence[int]]) -> Matrix:
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out = np.empty((len(rows), DIM), dtype=np.float32)
         for start in range(0, len(order), _CHUNK):
             chunk = order[start : start + _CHUNK]
-            width = max(len(encodings[i].ids) for i in chunk)
+            width = max(len(rows[i]) for i in chunk)
             ids = np.zeros((len(chunk), width), dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
             for row, i in enumerate(chunk):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
+                n = len(rows[i])
+                ids[row, :n] = rows[i]
                 mask[row, :n] = 1
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:

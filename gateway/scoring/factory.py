@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gateway.config import LocalSettings, Settings
 from gateway.errors import ConfigError, GatewayError, ProviderUnavailableError
 from gateway.providers import NullObserver, ProviderObserver
+from gateway.redaction import Redactor
 
 if TYPE_CHECKING:  # the type only: building a provider client imports litellm
     from gateway.providers.health import ProviderHealth
@@ -39,14 +40,18 @@ def build_scorer(
     observer: ProviderObserver | None = None,
     *,
     health: ProviderHealth | None = None,
+    redactor: Redactor | None = None,
 ) -> Scorer:
     """The scorer ``settings`` ask for, around the embedded ``local`` one (the default and
-    the cascade's first pass). ``health`` follows the provider's reachability (``/healthz``)."""
+    the cascade's first pass). ``health`` follows the provider's reachability (``/healthz``);
+    ``redactor`` redacts an LLM's rationales (without one they are dropped)."""
     if settings.scorer_kind == "local":
         return local
     from gateway.scoring.provider_scorers import build_provider_scorer
 
-    return build_provider_scorer(settings, local, observer or NullObserver(), health=health)
+    return build_provider_scorer(
+        settings, local, observer or NullObserver(), health=health, redactor=redactor
+    )
 
 
 async def check_scorer(scorer: Scorer) -> bool:

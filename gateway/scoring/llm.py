@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 
+import anyio.to_thread
+
 from gateway.errors import ProviderUnavailableError
-from gateway.providers import Prompt, ProviderClient
+from gateway.providers import RATIONALE_MAX_CHARS, Prompt, ProviderClient
+from gateway.redaction import Redactor
 from gateway.rubrics import RubricSet
+from gateway.schemas import Evidence
 from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
-from gateway.scoring.distribution import normalise
+from gateway.scoring.distribution import normalise, top_label
 from gateway.scoring.provider import ProviderScorer
 
 
@@ -35,9 +39,13 @@ class LLMScorer(ProviderScorer):
         max_reasks: int = 2,
         concurrency: int | asyncio.Semaphore = 32,
         model: str | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__(client, prompt, concurrency=concurrency, model=model)
         self._max_reasks = max_reasks
+        # A rationale can quote what the redactor missed or the model made up: it is redacted
+        # like a ticket before it is cached or answered. Without a redactor it is not kept.
+        self._redactor = redactor
 
     @property
     def fingerprint(self) -> str:
@@ -60,6 +68,7 @@ class LLMScorer(ProviderScorer):
             max_reasks=self._max_reasks,
             concurrency=self._semaphore,
             model=model or self._model,
+            redactor=self._redactor,
         )
 
     async def check(self) -> None:
@@ -82,14 +91,38 @@ class LLMScorer(ProviderScorer):
                 model=self._model,
             )
         probabilities = compiled.spec.probabilities(answer.value)
+        rationales = await self._redacted(compiled.spec.rationales(answer.value))
+        axes_scored = {}
+        for axis in axes:
+            scores = normalise(probabilities[axis])
+            rationale = rationales.get(axis)
+            evidence = (
+                Evidence(source="llm", label=top_label(scores), rationale=rationale)
+                if rationale
+                else None
+            )
+            axes_scored[axis] = AxisScores(
+                raw=probabilities[axis], scores=scores, evidence=evidence
+            )
         return ScoreResult(
-            axes={
-                axis: AxisScores(raw=probabilities[axis], scores=normalise(probabilities[axis]))
-                for axis in axes
-            },
+            axes=axes_scored,
             scorer=self.name,
             model=answer.model,
             prompt=compiled.ref.tag,
             usage=answer.usage,
             structured_output=answer.mode,
         )
+
+    async def _redacted(self, rationales: dict[str, str]) -> dict[str, str]:
+        if self._redactor is None or not rationales:
+            return {}
+        names = list(rationales)
+        done = await anyio.to_thread.run_sync(
+            self._redactor.redact_batch, [rationales[n] for n in names]
+        )
+        # redaction normalises ("…" becomes "..."), so the bound is applied again after it
+        return {name: _bounded(r.text) for name, r in zip(names, done, strict=True)}
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= RATIONALE_MAX_CHARS else text[: RATIONALE_MAX_CHARS - 1] + "…"

@@ -1,7 +1,7 @@
 """The embedded scorer: how close a ticket is to each label's rubric text.
 
 An encoder measures topical closeness; it does not *answer* a rubric question. So the question
-frame ("Is this text about ...?") is stripped to the topic it names, and each label is
+frame ("Is this text about ...?", frames.py) is stripped to the topic it names, and each label is
 represented by its topic, its name and its examples. A label's similarity is the best match
 among those texts (examples behave like nearest neighbours).
 
@@ -11,10 +11,10 @@ scores = softmax(cos / temperature)         the distribution over the axis' labe
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Literal
 
 import anyio.to_thread
 import numpy as np
@@ -22,29 +22,23 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.config import LocalSettings
 from gateway.rubrics import Label, RubricSet
+from gateway.schemas import Evidence
 from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
 from gateway.scoring.distribution import logistic, softmax
 from gateway.scoring.encoder import Encoder, Matrix
+from gateway.scoring.frames import topic_of
+from gateway.scoring.windows import WindowPlan, label_token_weights, plan_windows
 
-_QUESTION_FRAME = re.compile(
-    r"^\s*(?:is|does|did|was|are|do|has|have|can)\s+"
-    r"(?:this|the)\s+(?:text|ticket|message|customer|user|request|sender|email)\s+"
-    r"(?:(?:mainly|primarily|mostly)\s+)?"
-    r"(?:about|asking\s+about|asking\s+for|asking|mention(?:ing)?|related\s+to|regarding|"
-    r"concern(?:ing)?|describ(?:e|ing)|report(?:ing)?|express(?:ing)?|contain(?:ing)?|"
-    r"request(?:ing)?|want(?:ing)?|need(?:ing)?)?\s*",
-    re.IGNORECASE,
-)
-
-
-def topic_of(rubric: str) -> str:
-    """The topic a yes/no rubric question names: what the encoder can compare against."""
-    topic = _QUESTION_FRAME.sub("", rubric).strip().rstrip("?").strip()
-    return topic or rubric
+TextKind = Literal["topic", "name", "example"]
 
 
 def label_texts(label: Label) -> list[str]:
     return [topic_of(label.rubric), label.name.replace("_", " ").replace("-", " "), *label.examples]
+
+
+def label_text_kinds(label: Label) -> list[TextKind]:
+    examples: list[TextKind] = ["example"] * len(label.examples)
+    return ["topic", "name", *examples]  # in label_texts' order
 
 
 class _AxisIndex(BaseModel):
@@ -53,8 +47,12 @@ class _AxisIndex(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     names: list[str]
+    texts: list[str]  # the rubric's own texts (never a ticket's): evidence names them
+    kinds: list[TextKind]
     vectors: Matrix
     owner: list[int]
+    # token -> weight over the label texts: which windows of a long ticket to read
+    token_weights: dict[int, float]
 
 
 class LocalScorer:
@@ -101,13 +99,24 @@ class LocalScorer:
         index: dict[str, _AxisIndex] = {}
         for axis_name, axis in rubric.axes.items():
             texts: list[str] = []
+            kinds: list[TextKind] = []
             owner: list[int] = []
             for i, label in enumerate(axis.labels):
-                for text in label_texts(label):
-                    texts.append(text)
-                    owner.append(i)
+                texts += label_texts(label)
+                kinds += label_text_kinds(label)
+                owner += [i] * (len(texts) - len(owner))
+            tokens = self._encoder.token_ids(texts)
+            per_label = [
+                [t for row, o in zip(tokens, owner, strict=True) if o == i for t in row]
+                for i in range(len(axis.labels))
+            ]
             index[axis_name] = _AxisIndex(
-                names=axis.names, vectors=self._encoder.embed(texts), owner=owner
+                names=axis.names,
+                texts=texts,
+                kinds=kinds,
+                vectors=self._encoder.embed(texts),
+                owner=owner,
+                token_weights=label_token_weights(per_label),
             )
         with self._lock:
             self._indexes[key] = index
@@ -116,9 +125,16 @@ class LocalScorer:
         return index
 
     def similarities(self, texts: Sequence[str], rubric: RubricSet, axis: str) -> Matrix:
-        """Cosine of each text to each label of an axis (best match over the label's texts)."""
+        """Cosine of each text to each label of an axis (best match over the label's texts;
+        for a long ticket, over its windows read)."""
+        cos, _, _ = self._similarities(texts, rubric, [axis])
+        return cos[axis]
+
+    def label_cosines(self, vectors: Matrix, rubric: RubricSet, axis: str) -> Matrix:
+        """Cosine of embedded rows (``encoder.embed`` or ``embed_windows``) to each label of
+        an axis, the best match over the label's texts."""
         index = self._index(rubric)[axis]
-        return self._label_max(self._encoder.embed(texts) @ index.vectors.T, index)
+        return self._label_max(vectors @ index.vectors.T, index)
 
     @staticmethod
     def _label_max(pair_cos: Matrix, index: _AxisIndex) -> Matrix:
@@ -128,31 +144,84 @@ class LocalScorer:
             out[:, label] = pair_cos[:, owner == label].max(axis=1)
         return out
 
+    def _plans(
+        self, texts: Sequence[str], indexes: Sequence[_AxisIndex]
+    ) -> list[WindowPlan | None]:
+        """Each long ticket's windows to read; None for a ticket that fits one window."""
+        p = self.params
+        if p.max_windows == 1:
+            return [None] * len(texts)  # the first max_tokens only
+        weights = [ix.token_weights for ix in indexes]
+        plans: list[WindowPlan | None] = []
+        for text in texts:
+            windows = self._encoder.windows(text, p.window_tokens, p.window_stride)
+            plans.append(None if windows is None else plan_windows(windows, weights, p.max_windows))
+        return plans
+
+    def _similarities(
+        self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
+    ) -> tuple[dict[str, Matrix], dict[str, list[Evidence]], list[WindowPlan | None]]:
+        """Per axis, each text's best cosine to each label, and what matched its top label.
+        A long ticket's windows are embedded in one batch with the short tickets and scored
+        each; its label's similarity is the best window's."""
+        index = self._index(rubric)
+        plans = self._plans(texts, [index[a] for a in axes])
+        short = [t for t, plan in zip(texts, plans, strict=True) if plan is None]
+        windows = [w for plan in plans if plan is not None for w in plan.windows]
+        rows = np.concatenate(
+            [self._encoder.embed(short), self._encoder.embed_windows(windows)], axis=0
+        )
+        # rows of text i: its own row, or its windows' rows (after every short text's)
+        spans: list[slice] = []
+        next_short, next_window = 0, len(short)
+        for plan in plans:
+            if plan is None:
+                spans.append(slice(next_short, next_short + 1))
+                next_short += 1
+            else:
+                spans.append(slice(next_window, next_window + len(plan.windows)))
+                next_window += len(plan.windows)
+        cosines: dict[str, Matrix] = {}
+        evidence: dict[str, list[Evidence]] = {}
+        for axis in axes:
+            ix = index[axis]
+            pair = rows @ ix.vectors.T  # row x label text
+            per_row = self._label_max(pair, ix)
+            cosines[axis] = np.stack([per_row[span].max(axis=0) for span in spans])
+            evidence[axis] = [
+                _evidence(ix, pair[span], plan is not None)
+                for span, plan in zip(spans, plans, strict=True)
+            ]
+        return cosines, evidence, plans
+
     def score_sync(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
     ) -> list[ScoreResult]:
-        index = self._index(rubric)
-        embedded = self._encoder.embed(texts)
-        per_axis: dict[str, tuple[list[str], Matrix]] = {}
-        for axis in axes:
-            axis_index = index[axis]
-            per_axis[axis] = (
-                axis_index.names,
-                self._label_max(embedded @ axis_index.vectors.T, axis_index),
-            )
+        if not texts:
+            return []
+        cos, evidence, plans = self._similarities(texts, rubric, axes)
+        names = {axis: self._index(rubric)[axis].names for axis in axes}
         p = self.params
         results = []
-        for row in range(len(texts)):
+        for row, plan in enumerate(plans):
             scored = {}
-            for axis, (names, cos) in per_axis.items():
-                sims = cos[row].astype(np.float64)
+            for axis in axes:
+                sims = cos[axis][row].astype(np.float64)
                 raw = logistic(p.raw_scale * (sims - p.raw_center))
                 dist = softmax(sims / p.temperature)
                 scored[axis] = AxisScores(
-                    raw=dict(zip(names, raw.tolist(), strict=True)),
-                    scores=dict(zip(names, dist.tolist(), strict=True)),
+                    raw=dict(zip(names[axis], raw.tolist(), strict=True)),
+                    scores=dict(zip(names[axis], dist.tolist(), strict=True)),
+                    evidence=evidence[axis][row],
                 )
-            results.append(ScoreResult(axes=scored, scorer=self.name, model=self.model))
+            results.append(
+                ScoreResult(
+                    axes=scored,
+                    scorer=self.name,
+                    model=self.model,
+                    reading=None if plan is None else plan.reading,
+                )
+            )
         return results
 
     async def score_many(
@@ -175,3 +244,16 @@ class LocalScorer:
                             (axis_name, axis.labels[i].name, axis.labels[j].name, float(sims[i, j]))
                         )
         return found
+
+
+def _evidence(index: _AxisIndex, pair: Matrix, windowed: bool) -> Evidence:
+    """The label text (and, for a long ticket, the window) behind the top label's cosine."""
+    window, column = np.unravel_index(int(np.argmax(pair)), pair.shape)
+    return Evidence(
+        source="embedding",
+        label=index.names[index.owner[column]],
+        matched=index.texts[column],
+        matched_kind=index.kinds[column],
+        similarity=round(float(pair[window, column]), 4),
+        window=int(window) if windowed else None,
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from gateway.config import Settings
 from gateway.errors import ConfigError, InvalidRequestError
 from gateway.providers import Prompt, ProviderClient, ProviderHealth, ProviderObserver, load_prompt
+from gateway.redaction import Redactor
 from gateway.scoring.base import Scorer
 from gateway.scoring.cascade import CascadeScorer
 from gateway.scoring.fallback import LocalFallbackScorer
@@ -19,7 +20,7 @@ from gateway.scoring.logprob import LogprobScorer
 
 DEFAULT_LABEL_CODE_PROMPT = "label_code.v2"
 
-Builder = Callable[[Settings, Scorer, ProviderClient, ProviderObserver], Scorer]
+Builder = Callable[[Settings, Scorer, ProviderClient, ProviderObserver, Redactor | None], Scorer]
 
 
 def _prompt(ref: str, settings: Settings) -> Prompt:
@@ -47,24 +48,33 @@ def _with_local_fallback(
     return LocalFallbackScorer(scorer, local, on_local_fallback=observer.local_fallback)
 
 
-def _llm(settings: Settings, client: ProviderClient) -> LLMScorer:
+def _llm(settings: Settings, client: ProviderClient, redactor: Redactor | None) -> LLMScorer:
     scoring = settings.scoring
     return LLMScorer(
         client,
         _structured_prompt(settings),
         max_reasks=scoring.max_reasks,
         concurrency=scoring.concurrency,
+        redactor=redactor,
     )
 
 
 def build_llm(
-    settings: Settings, local: Scorer, client: ProviderClient, observer: ProviderObserver
+    settings: Settings,
+    local: Scorer,
+    client: ProviderClient,
+    observer: ProviderObserver,
+    redactor: Redactor | None = None,
 ) -> Scorer:
-    return _with_local_fallback(settings, _llm(settings, client), local, observer)
+    return _with_local_fallback(settings, _llm(settings, client, redactor), local, observer)
 
 
 def build_logprob(
-    settings: Settings, local: Scorer, client: ProviderClient, observer: ProviderObserver
+    settings: Settings,
+    local: Scorer,
+    client: ProviderClient,
+    observer: ProviderObserver,
+    redactor: Redactor | None = None,  # a label code carries no rationale
 ) -> Scorer:
     configured = _prompt(settings.scoring.prompt, settings)
     prompt = (
@@ -77,11 +87,15 @@ def build_logprob(
 
 
 def build_cascade(
-    settings: Settings, local: Scorer, client: ProviderClient, observer: ProviderObserver
+    settings: Settings,
+    local: Scorer,
+    client: ProviderClient,
+    observer: ProviderObserver,
+    redactor: Redactor | None = None,
 ) -> Scorer:
     return CascadeScorer(
         local,
-        _llm(settings, client),
+        _llm(settings, client, redactor),
         fallback_to_local=settings.scoring.fallback_to_local,
         on_local_fallback=observer.local_fallback,
     )
@@ -101,13 +115,15 @@ def build_provider_scorer(
     *,
     client: ProviderClient | None = None,
     health: ProviderHealth | None = None,
+    redactor: Redactor | None = None,
 ) -> Scorer:
     """The provider scorer ``settings`` ask for; ``client`` is shared when given, else built
-    reporting to ``observer`` and ``health``."""
+    reporting to ``observer`` and ``health``; ``redactor`` redacts the model's rationales
+    (without one they are not kept)."""
     builder = BUILDERS.get(settings.scorer_kind)
     if builder is None:
         raise ConfigError(
             f"unknown scorer {settings.scorer_kind!r}; choose local, {', '.join(BUILDERS)}"
         )
     client = client or ProviderClient(settings.provider, observer, health)
-    return builder(settings, local, client, observer)
+    return builder(settings, local, client, observer, redactor)

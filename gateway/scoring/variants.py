@@ -52,6 +52,11 @@ class ScorerVariants:
     def __len__(self) -> int:
         return len(self._built)
 
+    def wrap(self, inner: Scorer) -> Scorer:
+        """``inner`` served as the others are (a part of the served scorer, e.g. a cascade's
+        second, asked directly: ``pipeline.language``)."""
+        return self._wrap(inner)
+
     def _serves_prompt(self, prompt: str) -> bool:
         served = self.served.prompt  # "classify.v2@<sha8>", or None for the embedded model
         return served is not None and prompt in (served, served.split("@")[0])

@@ -21,6 +21,8 @@ from gateway.server.routes import router
 from gateway.server.security import Guard, docs_router, log_access_mode
 from gateway.server.state import AppState, Parts
 from gateway.server.telemetry import TelemetryMiddleware, configure_logging
+from gateway.server.webhooks import router as webhooks_router
+from gateway.server.webhooks import start_connectors, stop_connectors
 from gateway.shared import RedisLink
 
 log = logging.getLogger("gateway")
@@ -60,7 +62,9 @@ def create_app(
         loader.start()
         if wait:
             loader.join()
+        await start_connectors(app, state)  # helpdesk webhooks and their job worker
         yield
+        await stop_connectors(app)
         if state.provider_health is not None:
             await state.provider_health.aclose()  # a background probe still running
         state.close()
@@ -80,6 +84,7 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(review_router)
+    app.include_router(webhooks_router)
     app.include_router(docs_router)
     install_error_handlers(app)
     # Keys are parsed here, not in the lifespan, so a bad keys file fails the start loudly.

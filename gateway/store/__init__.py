@@ -1,5 +1,6 @@
 """The labelled-data store: classified tickets (redacted text and prediction snapshot), the
-review queue, human labels and the trained-model registry (SQLAlchemy 2, Alembic).
+review queue, human labels, the trained-model registry and the helpdesk job queue
+(SQLAlchemy 2, Alembic).
 
 ``open_store(url)`` opens (and migrates) it; ``Store``'s methods are synchronous and
 thread-safe. SQLite by default, PostgreSQL with a ``postgresql+psycopg://`` URL.
@@ -9,11 +10,16 @@ from gateway.store.records import (
     AxisSnapshot,
     DriftPoint,
     ItemState,
+    JobData,
+    JobRecord,
+    JobState,
+    JobValue,
     LabelledExample,
     LabelRecord,
     LabelSource,
     ModelRecord,
     ModelStage,
+    NewJob,
     Observation,
     Picked,
     QueueItem,
@@ -26,11 +32,16 @@ __all__ = [
     "AxisSnapshot",
     "DriftPoint",
     "ItemState",
+    "JobData",
+    "JobRecord",
+    "JobState",
+    "JobValue",
     "LabelRecord",
     "LabelSource",
     "LabelledExample",
     "ModelRecord",
     "ModelStage",
+    "NewJob",
     "Observation",
     "Picked",
     "QueueItem",

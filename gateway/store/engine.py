@@ -61,6 +61,9 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+CONNECT_TIMEOUT_S = 5
+
+
 def safe_url(url: URL) -> str:
     """The URL with its password masked (``***``), for messages and logs."""
     return url.render_as_string(hide_password=True)
@@ -73,7 +76,9 @@ def create_store_engine(url: str | URL, *, schema: str | None = None) -> Engine:
         if schema is not None:
             raise ConfigError("a schema applies to PostgreSQL only, not to a SQLite store")
         return _sqlite_engine(parsed)
-    connect_args: dict[str, Any] = {}
+    # a server that does not answer (a dropped route, a firewall) fails a connect in seconds,
+    # not after the kernel's minutes: the request gets its 503 and the recorder its retry
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
     if schema is not None:
         connect_args["options"] = f"-csearch_path={schema}"
     return create_engine(

@@ -161,3 +161,41 @@ class ModelRecord(_Frozen):
     labels_used: int
     cv_macro_f1: float
     cv_accuracy: float
+
+
+JobState = Literal["queued", "running", "done", "failed"]
+# what a job's payload and result hold: ids, labels, scores; never ticket text
+JobValue = str | int | float | bool | list[str] | None
+JobData = dict[str, JobValue]
+
+
+class NewJob(_Frozen):
+    """A job to queue: what to do for which ticket, never the ticket's text."""
+
+    key: str = Field(description="idempotency key: the same key again is the same job")
+    kind: str
+    helpdesk: str
+    connection: str
+    ticket_id: str
+    payload: JobData = Field(default_factory=dict)
+
+
+class JobRecord(_Frozen):
+    """A job as the queue holds it."""
+
+    id: int
+    key: str
+    kind: str
+    helpdesk: str
+    connection: str
+    ticket_id: str
+    payload: JobData
+    state: JobState
+    attempts: int
+    run_at: datetime
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    error: str | None = Field(None, description="the last failure's code and message")
+    result: JobData | None = None
+    created_at: datetime
+    updated_at: datetime

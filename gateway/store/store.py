@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, delete, func, select
 
 from gateway.store.engine import create_store_engine, parse_url, safe_url, translated
 from gateway.store.engine import migrate as run_migrations
+from gateway.store.jobs import JobQueue
 from gateway.store.queue import ReviewQueue, shadows_of
 from gateway.store.records import (
     DriftPoint,
@@ -83,7 +84,7 @@ def _in_window(
     return conditions
 
 
-class Store(ReviewQueue, ModelRegistry):
+class Store(ReviewQueue, ModelRegistry, JobQueue):
     """The labelled-data store (``open_store`` builds one)."""
 
     # ------------------------------------------------------------------ writing tickets

@@ -149,3 +149,34 @@ class ModelRow(Base):
     labels_used: Mapped[int] = mapped_column(Integer, nullable=False)
     cv_macro_f1: Mapped[float] = mapped_column(Float, nullable=False)
     cv_accuracy: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class JobRow(Base):
+    """One helpdesk job (a webhook to process, a notification to send): the durable queue.
+
+    ``key`` is the idempotency key (helpdesk, connection, ticket, event): a webhook delivered
+    twice is one row. No ticket text: the worker fetches the ticket from the helpdesk."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_jobs_key"),
+        Index("ix_jobs_due", "state", "run_at"),
+        Index("ix_jobs_ticket", "helpdesk", "connection", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String, nullable=False)
+    kind: Mapped[str] = mapped_column(String, nullable=False)
+    helpdesk: Mapped[str] = mapped_column(String, nullable=False)
+    connection: Mapped[str] = mapped_column(String, nullable=False)
+    ticket_id: Mapped[str] = mapped_column(String, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    state: Mapped[str] = mapped_column(String, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=sql_text("0"))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lease_owner: Mapped[str | None] = mapped_column(String, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -125,6 +125,12 @@ async def test_run_batches_and_metrics(suite_path: Path) -> None:
     assert m.oos.n == 2
     assert m.oos.none_fits_recall == 1.0
     assert m.oos.auroc is not None and m.oos.auroc > 0.9
+    # the headline ranks by the best raw score (what none_fits is decided on), confidence beside
+    apart = m.model_copy(
+        update={"oos": m.oos.model_copy(update={"auroc": 0.6, "auroc_max_raw": 0.8})}
+    )
+    assert metric_value(apart, "oos_auroc") == 0.8
+    assert metric_value(apart, "oos_auroc_confidence") == 0.6
     assert m.routing.auto_route.n + m.routing.review.n + m.routing.manual.n == 10
     assert m.cost.prompt_tokens == 100
     assert m.cost.cost_usd == pytest.approx(0.01)

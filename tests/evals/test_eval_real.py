@@ -130,6 +130,56 @@ def test_real_local_scorer_end_to_end(
     ]
 
 
+TREE = """\
+name: support_tree
+axes:
+  category:
+    labels:
+      - name: billing
+        rubric: Is this text about a billing issue, charge, refund, or payment problem?
+      - name: shipping
+        rubric: Is this text about delivery, shipping or a package that has not arrived?
+  issue:
+    parent: category
+    labels:
+      - {name: duplicate_charge, parent: billing, rubric: being charged twice for one thing}
+      - {name: refund, parent: billing, rubric: asking for money back}
+      - {name: lost_parcel, parent: shipping, rubric: a package that never arrived}
+      - {name: late, parent: shipping, rubric: an order that has not shipped yet}
+"""
+
+
+def test_a_child_axis_is_evaluated_within_its_parent(
+    tmp_path: Path, local_scorer: LocalScorer
+) -> None:
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "support_tree.yaml").write_text(TREE)
+    rows = [
+        ("I was charged twice for my subscription this month", "duplicate_charge"),
+        ("Please give me my money back for the order", "refund"),
+        ("Tracking says delivered but the package never arrived", "lost_parcel"),
+        ("My order has not shipped yet after a week", "late"),
+    ]
+    (tmp_path / "test.jsonl").write_text(
+        "".join(json.dumps({"text": t, "label": lb}) + "\n" for t, lb in rows)
+    )
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: tree\ndata_dir: .\ndataset:\n  splits: {test: test.jsonl}\n"
+        "  licence: CC0 (written for this test)\n  attribution: tests/evals/test_eval_real.py\n"
+        "rubric: rubrics/support_tree.yaml\naxis: issue\nredact: false\n"
+    )
+    loaded = load_suite(suite)
+    report, results = evaluate_suite(
+        loaded, scorer_factory(local_scorer, tmp_path / "c"), EvalOptions()
+    )
+    (m,) = report.runs
+    predicted = [p.top_label for p in results[0].predictions]
+    # the child axis' answers, not the category's (the response's primary axis)
+    assert set(predicted) <= {"duplicate_charge", "refund", "lost_parcel", "late"}
+    assert m.accuracy >= 0.75
+
+
 def test_real_calibration_round_trip(
     tiny_suite: Path, tmp_path: Path, local_scorer: LocalScorer
 ) -> None:

@@ -58,6 +58,19 @@ def test_tampered_model_file_is_named_in_the_error(tmp_path: Path) -> None:
         ),
         ("Does the customer mention a lawyer?", "a lawyer"),
         ("Late delivery", "Late delivery"),
+        # frames beyond "Is this text about" (issue 16, defect 9)
+        ("Is this complaint about late delivery?", "late delivery"),
+        ("Does the customer want a refund?", "a refund"),
+        ("Is the customer asking to cancel the subscription?", "cancel the subscription"),
+        ("Does this message concern a login problem?", "a login problem"),
+        ("Would the customer like to upgrade their plan?", "upgrade their plan"),
+        ("Is this support ticket about a refund?", "a refund"),
+        ("Is it a question about shipping?", "shipping"),
+        ("Is the intent to thank someone?", "thank someone"),
+        ("Is this ticket a complaint about staff?", "a complaint about staff"),
+        # a subject that is the topic keeps its words; only the auxiliary goes
+        ("Is the payment failing?", "the payment failing"),
+        ("Is this an emergency?", "an emergency"),
     ],
 )
 def test_topic_of_strips_the_question_frame(question: str, topic: str) -> None:

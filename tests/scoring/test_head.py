@@ -252,17 +252,18 @@ async def test_all_sure_never_calls_inner(
 async def test_other_axes_come_from_inner_for_every_ticket(
     head: TrainedHead, encoder: Encoder, rubric: RubricSet
 ) -> None:
-    assert list(rubric.axes) == ["category", "priority"]  # support.yaml has two axes
+    axes = ["category", "priority", "subcategory"]
+    assert list(rubric.axes) == axes  # support.yaml's axes
     gated = gate_between(head, encoder)
     failing = "please refund my invoice, I was charged twice for the subscription"
     inner = RecordingScorer(fail_on={failing: ProviderError("down")})
     cascade = HeadCascade(HeadScorer(encoder, gated), inner)
     assert gated.predict_proba(encoder.embed([failing])).max() >= gated.meta.thresholds.auto_route
     results = await cascade.score_many([SURE, UNSURE, failing], rubric, [])
-    assert inner.calls == [([SURE, UNSURE, failing], ["category", "priority"])]
+    assert inner.calls == [([SURE, UNSURE, failing], axes)]
     sure, unsure, failed = results
     assert isinstance(sure, ScoreResult) and isinstance(unsure, ScoreResult)
-    assert list(sure.axes) == ["category", "priority"]
+    assert list(sure.axes) == axes
     assert sure.scorer == "head"
     assert sure.axes["priority"].scores["critical"] == 1.0  # from inner
     assert sure.axes["category"].scores["billing"] > 0.3  # from the head

@@ -26,6 +26,7 @@ from support.wire_server import (
 from gateway.config import ProviderSettings, RetryPolicy
 from gateway.errors import ConfigError, InvalidRequestError, ProviderError, ProviderUnavailableError
 from gateway.providers import ChatMessage, ProviderClient, Structured, TokenLogprob, load_prompt
+from gateway.redaction import PresidioRedactor, SpacyModel
 from gateway.rubrics import RubricSet
 from gateway.scoring import Scorer, ScoreResult
 from gateway.scoring.llm import LLMScorer
@@ -124,6 +125,29 @@ async def test_scripted_reply_becomes_the_expected_distribution(wire: WireServer
     assert result.prompt == scorer.prompt == load_prompt("classify.v2").ref.tag
     assert result.usage is not None
     assert result.usage.prompt_tokens == 11
+
+
+async def test_the_rationale_is_the_axis_evidence_redacted_and_bounded(
+    wire: WireServer, spacy_model: SpacyModel
+) -> None:
+    reply = answer()
+    reply["category"]["rationale"] = "Maria Gonzalez (maria.gonzalez@example.com) was charged twice"
+    reply["priority"]["rationale"] = "urgent " * 80  # over the 300-character bound
+    wire.script(json_reply(reply), json_reply(reply))
+    redactor = PresidioRedactor(spacy_model)
+    (result,) = await llm(wire, redactor=redactor).score_many(
+        [TICKET], rubric(), ["category", "priority"]
+    )
+    category = result.axes["category"].evidence
+    assert category is not None and category.source == "llm" and category.label == "billing"
+    assert category.rationale is not None
+    assert "maria" not in category.rationale.lower() and "<EMAIL_ADDRESS>" in category.rationale
+    priority = result.axes["priority"].evidence
+    assert priority is not None and priority.rationale is not None
+    assert len(priority.rationale) <= 300
+    # without a redactor a rationale is not kept at all
+    (bare,) = await llm(wire).score_many([TICKET], rubric(), ["category", "priority"])
+    assert bare.axes["category"].evidence is None
 
 
 async def test_all_zero_is_uniform(wire: WireServer) -> None:

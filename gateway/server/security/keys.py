@@ -2,8 +2,9 @@
 constant time, optionally restricted to some rubric sets, each with its roles.
 
 Roles: ``classify`` (the default), ``feedback`` (POST /feedback), ``reviewer`` (the review queue,
-and feedback), ``export`` (GET /labels/export), ``editor`` (rubric editing), ``admin`` (all of
-them). A plain classify key cannot read the queue: tickets there are other teams' traffic."""
+and feedback), ``export`` (GET /labels/export), ``editor`` (rubric editing), ``viewer`` (reads
+the web console at /ui; reviewer and editor imply it), ``admin`` (all of them). A plain
+classify key cannot read the queue: tickets there are other teams' traffic."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ from gateway.rubrics import RubricSet
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 INLINE = RubricSet.INLINE  # the rubric-set name a restricted key must list for inline labels
 
-Role = Literal["classify", "feedback", "reviewer", "export", "editor", "admin"]
+Role = Literal["classify", "feedback", "reviewer", "export", "editor", "viewer", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 # what a role brings with it besides itself
 _IMPLIES: dict[Role, frozenset[Role]] = {
     "admin": frozenset(ROLES),
-    "reviewer": frozenset({"feedback"}),
+    "reviewer": frozenset({"feedback", "viewer"}),
+    "editor": frozenset({"viewer"}),
 }
 DEFAULT_ROLES: frozenset[Role] = frozenset({"classify"})
 

@@ -15,8 +15,10 @@ import contextlib
 import logging
 import os
 import socket
+import traceback
 import uuid
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Protocol
 
 import anyio.to_thread
@@ -133,7 +135,10 @@ class JobWorker:
             await self._settle_failure(job, f"{exc.code}: {exc.message}", None)
             return
         except Exception as exc:  # a bug or an unexpected API answer: kept as failed, not lost
-            log.exception("job %d failed unexpectedly", job.id)
+            # where, not the message: an unexpected error's text may quote the ticket
+            log.error(
+                "job %d failed unexpectedly: %s at %s", job.id, type(exc).__name__, _where(exc)
+            )
             await self._settle_failure(job, f"internal_error: {type(exc).__name__}", None)
             return
         await self._settle(lambda: self.store.finish_job(job.id, worker=self.name, result=result))
@@ -162,3 +167,9 @@ class JobWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         log.error("could not record a job's outcome: the store stayed unavailable")
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frames of an exception (file:line function), never its message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    return " < ".join(f"{PurePath(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))

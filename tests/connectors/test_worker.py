@@ -4,7 +4,10 @@ it keeps trying with backoff, and the accepted job still runs once, exactly."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from gateway.config import ConnectorSettings
 from gateway.connectors import JobWorker
@@ -59,3 +62,38 @@ async def test_a_store_outage_and_a_helpdesk_outage_are_retried(tmp_path: Path) 
     assert done.state == "done" and done.attempts == 2 and done.result == {"ok": True}
     assert done.error is not None and done.error.startswith("helpdesk_unavailable")
     assert runner.runs == [job.id, job.id]
+
+
+class Buggy:
+    """A runner with a bug whose message quotes the ticket."""
+
+    async def run(self, job: JobRecord) -> JobData:
+        raise KeyError("Hi, this is Maria Gonzalez, my card 4111 1111 1111 1111 was charged")
+
+
+async def test_an_unexpected_error_keeps_the_job_failed_and_logs_no_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'gateway.db'}")
+    job, _ = store.enqueue(
+        NewJob(key="k", kind="event", helpdesk="zendesk", connection="c", ticket_id="1")
+    )
+    worker = JobWorker(store, Buggy(), ConnectorSettings(poll_s=0.05, backoff_s=0.1))
+    with caplog.at_level(logging.DEBUG):
+        worker.start()
+        try:
+            for _ in range(200):
+                if store.job(job.id).state == "failed":
+                    break
+                await asyncio.sleep(0.05)
+            failed = store.job(job.id)
+        finally:
+            await worker.aclose()
+            store.close()
+    assert failed.state == "failed" and failed.error == "internal_error: KeyError"
+    logged = "\n".join(
+        r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+        for r in caplog.records
+    )
+    assert "failed unexpectedly: KeyError at test_worker.py:" in logged
+    assert "Maria" not in logged and "4111" not in logged

@@ -21,14 +21,13 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from gateway.connectors.models import Connection, Credentials
 from gateway.errors import ConfigError
+from gateway.rubrics import field_path, read_yaml
 
 MAX_BYTES = 1 << 20
-Loc = tuple[str | int, ...]
 
 
 class ConnectionsFile(BaseModel):
@@ -46,57 +45,18 @@ class Linked(BaseModel):
     credentials: Credentials
 
 
-def _lines(
-    node: yaml.Node | None, path: Loc = (), out: dict[Loc, int] | None = None
-) -> dict[Loc, int]:
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[(*path, str(key.value))] = key.start_mark.line + 1
-            _lines(value, (*path, str(key.value)), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _lines(item, (*path, index), out)
-    return out
-
-
-def _line(lines: Mapping[Loc, int], loc: Loc) -> int:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1
-
-
-def _field(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
 def parse_connections(
     source: str, filename: str, environ: Mapping[str, str] | None = None
 ) -> dict[tuple[str, str], Linked]:
     """Connections by (helpdesk, name). ``ConfigError`` lists every problem with its line."""
     env = os.environ if environ is None else environ
-    try:
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(f"{filename}:{line}: (yaml): {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{filename}:1: (yaml): {exc}") from None
-    lines = _lines(root)
+    # the rubric loader's reader: the same budgets against hostile YAML, the same line map
+    data, lines = read_yaml(source, filename, ConfigError)
     try:
         parsed = ConnectionsFile.model_validate(data or {})
     except ValidationError as exc:
         problems = [
-            f"{filename}:{_line(lines, tuple(e['loc']))}: {_field(tuple(e['loc']))}: "
+            f"{filename}:{lines.line_of(tuple(e['loc']))}: {field_path(tuple(e['loc']))}: "
             + e["msg"].removeprefix("Value error, ")
             for e in exc.errors(include_input=False, include_url=False)
         ]
@@ -106,8 +66,10 @@ def parse_connections(
     for index, conn in enumerate(parsed.connections):
         where = ("connections", index)
         if (conn.helpdesk, conn.name) in out:
-            line = _line(lines, (*where, "name"))
-            problems.append(f"{filename}:{line}: {_field((*where, 'name'))}: duplicate connection")
+            line = lines.line_of((*where, "name"))
+            problems.append(
+                f"{filename}:{line}: {field_path((*where, 'name'))}: duplicate connection"
+            )
         values: dict[str, str | None] = {}
         for field in ("webhook_secret_env", "api_token_env", "api_user_env", "slack_webhook_env"):
             name = getattr(conn, field)
@@ -116,7 +78,7 @@ def parse_connections(
             elif not env.get(name):
                 loc = (*where, field)
                 problems.append(
-                    f"{filename}:{_line(lines, loc)}: {_field(loc)}: environment variable "
+                    f"{filename}:{lines.line_of(loc)}: {field_path(loc)}: environment variable "
                     f"{name} is not set"
                 )
             else:

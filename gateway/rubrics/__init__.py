@@ -9,7 +9,7 @@ all import it.
 
 from gateway.rubrics.fields import PRIMARY_AXIS, Loc, Name, NonEmpty
 from gateway.rubrics.languages import ENGLISH_ONLY_DEFAULT, LanguagePolicy, OtherLanguages
-from gateway.rubrics.loading import load_rubric_file, parse_rubric
+from gateway.rubrics.loading import LineMap, field_path, load_rubric_file, parse_rubric, read_yaml
 from gateway.rubrics.model import Axis, Label, RedactionOverrides, RubricSet, Thresholds
 from gateway.rubrics.names import duplicate_name_problem, name_conflicts, rubric_files
 from gateway.rubrics.rule_model import Condition, Match, Rule, RuleProblemsError, ValueTest
@@ -22,6 +22,7 @@ __all__ = [
     "Condition",
     "Label",
     "LanguagePolicy",
+    "LineMap",
     "Loc",
     "Match",
     "Name",
@@ -36,9 +37,11 @@ __all__ = [
     "Thresholds",
     "ValueTest",
     "duplicate_name_problem",
+    "field_path",
     "load_rubric_file",
     "load_rubrics",
     "name_conflicts",
     "parse_rubric",
+    "read_yaml",
     "rubric_files",
 ]

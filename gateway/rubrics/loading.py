@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.composer import ComposerError
 
-from gateway.errors import RubricInvalidError
+from gateway.errors import GatewayError, RubricInvalidError
 from gateway.rubrics.fields import Loc
 from gateway.rubrics.model import RubricSet
 from gateway.rubrics.rule_model import RuleProblemsError
@@ -81,7 +81,7 @@ def _refused(mark: yaml.Mark, problem: str) -> yaml.MarkedYAMLError:
     return ComposerError(None, None, f"refused: {problem}", mark)
 
 
-class _LineMap:
+class LineMap:
     """Line (1-based) of every key and list item in a YAML document, by path."""
 
     def __init__(self, root: yaml.Node | None) -> None:
@@ -115,11 +115,32 @@ class _LineMap:
         return 1
 
 
-def _field(loc: Loc) -> str:
+def field_path(loc: Loc) -> str:
+    """A location as the messages write it: ``axes.category.labels[2].name``."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
+
+
+def read_yaml(source: str, filename: str, error: type[GatewayError]) -> tuple[object, LineMap]:
+    """One YAML document, within the budgets above, and the line of each key and item in it.
+    A YAML problem is ``error("file:line: (yaml): ...")``."""
+    loader = _BoundedLoader(source)
+    try:
+        root = loader.get_single_node()
+        # mapped before construction: merge keys (<<) flatten the node tree in place
+        lines = LineMap(root)
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise error(f"{filename}:{line}: (yaml): {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{filename}:1: (yaml): {exc}") from None
+    finally:
+        loader.dispose()
+    return data, lines
 
 
 def parse_rubric(source: str, filename: str, default_name: str | None = None) -> RubricSet:
@@ -131,24 +152,9 @@ def parse_rubric(source: str, filename: str, default_name: str | None = None) ->
         raise RubricInvalidError(
             f"{filename}:1: (file): over the limit of {MAX_RUBRIC_BYTES} bytes"
         )
-    loader = _BoundedLoader(source)
-    try:
-        root = loader.get_single_node()
-        # mapped before construction: merge keys (<<) flatten the node tree in place
-        lines = _LineMap(root)
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = f"{filename}:{line}: (yaml): {exc.problem or exc}"
-        raise RubricInvalidError(problem) from None
-    except yaml.YAMLError as exc:
-        raise RubricInvalidError(f"{filename}:1: (yaml): {exc}") from None
-    finally:
-        loader.dispose()
-
+    data, lines = read_yaml(source, filename, RubricInvalidError)
     problems = [
-        f"{filename}:{line}: {_field(loc)}: duplicate key" for loc, line in lines.duplicates
+        f"{filename}:{line}: {field_path(loc)}: duplicate key" for loc, line in lines.duplicates
     ]
     if not isinstance(data, dict):
         problems.append(f"{filename}:1: (top level): expected a mapping with 'name' and 'axes'")
@@ -169,10 +175,10 @@ def parse_rubric(source: str, filename: str, default_name: str | None = None) ->
             if isinstance(cause, RuleProblemsError):  # found across fields, each at its own place
                 for where, msg in cause.problems:
                     at = (*loc, *where)
-                    problems.append(f"{filename}:{lines.line_of(at)}: {_field(at)}: {msg}")
+                    problems.append(f"{filename}:{lines.line_of(at)}: {field_path(at)}: {msg}")
                 continue
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{filename}:{lines.line_of(loc)}: {_field(loc)}: {msg}")
+            problems.append(f"{filename}:{lines.line_of(loc)}: {field_path(loc)}: {msg}")
         raise RubricInvalidError(problems[0], problems) from None
     if problems:
         raise RubricInvalidError(problems[0], problems)

@@ -85,6 +85,7 @@ class Encoder:
         self._tokenizer_json = tokenizer_bytes.decode("utf-8")
         self._tokenizer = self._new_tokenizer(max_tokens, stride=0)
         self._window_tokenizers: dict[tuple[int, int], Tokenizer] = {}
+        self._max_tokens = max_tokens
         self._plain_tokenizer = self._new_tokenizer(None, stride=0)
 
         options = ort.SessionOptions()
@@ -143,14 +144,15 @@ class Encoder:
         [CLS] and [SEP]) that overlap by ``stride``; None when the text fits ``max_tokens``
         (``embed`` reads it whole)."""
         with self._tok_lock:
-            if not self._tokenizer.encode(text).overflowing:
-                return None
             key = (size, stride)
             tokenizer = self._window_tokenizers.get(key)
             if tokenizer is None:
                 tokenizer = self._window_tokenizers[key] = self._new_tokenizer(size, stride)
             first = tokenizer.encode(text)
-        return [first.ids, *(e.ids for e in first.overflowing)]
+        windows = [first.ids, *(e.ids for e in first.overflowing)]
+        # the text's own tokens: each window's but [CLS] and [SEP], less the overlap it repeats
+        tokens = sum(len(w) - 2 for w in windows) - stride * (len(windows) - 1)
+        return windows if tokens > self._max_tokens - 2 else None
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, without special tokens or truncation (lexical overlap)."""

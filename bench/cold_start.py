@@ -154,6 +154,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--no-random", action="store_true", help="skip the random baseline")
+    parser.add_argument(
+        "--self-train",
+        action="store_true",
+        help="heads refit with the waiting tickets they are sure of (TrainOptions.self_train); "
+        "the random baseline with the tickets streamed and not drawn",
+    )
     args = parser.parse_args()
 
     suite = load_suite(args.suite)
@@ -184,7 +190,7 @@ def main() -> None:
     encoder = EmbeddingMemo(build_local_scorer(settings.local).encoder)
     test_emb = encoder.embed([t.text for t in test])
     gold = np.array([labels.index(t.gold[0]) for t in test])
-    options = TrainOptions(seed=args.seed)
+    options = TrainOptions(seed=args.seed, self_train=args.self_train)
     n_labels = len(labels)
 
     # the rubric alone on the test split, through the same pipeline as the server but in this
@@ -278,6 +284,7 @@ def main() -> None:
                         encoder,
                         version=1,
                         options=options,
+                        unlabelled=[t for _, t, _ in pool],
                     )
                     random_f1 = macro_f1_from_arrays(
                         gold, test_probs(rhead, test_emb, labels).argmax(axis=1), n_labels
@@ -326,6 +333,7 @@ def main() -> None:
         "budget": args.budget,
         "queue_for": args.queue_for,
         "explore": settings.store.explore,
+        "self_train": args.self_train,
         "rounds": rows,
     }
     (args.out / f"cold_start_{name}.json").write_text(json.dumps(summary, indent=1) + "\n")

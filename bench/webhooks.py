@@ -4,6 +4,7 @@ Zendesk on 127.0.0.1 (tests/connectors/fake_zendesk.py) that records what it is 
 
     .venv/bin/python bench/webhooks.py                       # 1,000 webhooks, 20 concurrent
     .venv/bin/python bench/webhooks.py --webhooks 200 --replays 50
+    .venv/bin/python bench/webhooks.py --redis redis://127.0.0.1:6379/11   # jobs in Redis (saq)
 
 Every ``--replays``-th webhook is also sent a second time (the helpdesk retrying), so "none
 twice" is tested, not assumed. Prints the acknowledgement latency (p50/p99/max), how long until
@@ -21,9 +22,11 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import redis
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,13 +67,25 @@ async def send(base: str, ids: list[str], concurrency: int) -> tuple[list[float]
     return latencies, errors
 
 
+def _clean(url: str, prefix: str) -> None:
+    """The bench's keys: ours under the prefix, saq's under ``saq:<prefix>helpdesk``."""
+    client = redis.Redis.from_url(url)
+    for pattern in (f"{prefix}*", f"saq:{prefix}helpdesk:*", f"saq:job:{prefix}helpdesk:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--webhooks", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--replays", type=int, default=10, help="every Nth webhook sent twice")
     ap.add_argument("--deadline", type=float, default=600, help="seconds to wait for write-backs")
+    ap.add_argument("--redis", help="GATEWAY_REDIS_URL: the job queue (and cache) in Redis")
     args = ap.parse_args()
+    prefix = f"rubric-bench-{uuid.uuid4().hex[:8]}:"
 
     with tempfile.TemporaryDirectory() as tmp, FakeZendesk() as fake:
         work = Path(tmp)
@@ -97,6 +112,8 @@ def main() -> int:
             "BENCH_SECRET": SECRET,
             "BENCH_TOKEN": "bench-token",
         }
+        if args.redis:
+            env |= {"GATEWAY_REDIS_URL": args.redis, "GATEWAY_REDIS_PREFIX": prefix}
         log = work / "gateway.log"
         server = start_server(port, 1, work / "cache", log, env=env)
         base = f"http://127.0.0.1:{port}"
@@ -117,6 +134,8 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            if args.redis:
+                _clean(args.redis, prefix)
         writes = collections.Counter(c.path for c in fake.writes())
         per_ticket = [writes.get(f"/api/v2/tickets/{t}.json", 0) for t in ids]
         missing = sum(1 for n in per_ticket if n == 0)
@@ -124,7 +143,7 @@ def main() -> int:
         ms = [x * 1000 for x in lat]
         print(
             f"webhooks sent            {len(order)} ({len(order) - len(ids)} replays), "
-            f"{args.concurrency} concurrent"
+            f"{args.concurrency} concurrent, jobs in {'redis (saq)' if args.redis else 'the store'}"
         )
         print(f"acknowledged 2xx         {len(lat) - len(errors)} of {len(order)}")
         print(

@@ -105,9 +105,10 @@ class Flag(BaseModel):
 class Evidence(BaseModel):
     """Why an axis answered what it did, for the agent who sees the route. Never ticket text:
     the embedded model names the rubric's own text that matched best, an LLM gives its
-    rationale (redacted), a rule its name and the matched span's position."""
+    rationale (redacted), a rule its name and the matched span's position, a trained head
+    (a signal such as sentiment) its id."""
 
-    source: Literal["embedding", "llm", "rule"]
+    source: Literal["embedding", "llm", "rule", "head"]
     label: str = Field(description="the label it supports")
     matched: str | None = Field(
         None, description="embedding: the label's own text (topic, name or example) that matched"
@@ -123,6 +124,7 @@ class Evidence(BaseModel):
         "300 characters",
     )
     rule: str | None = Field(None, description="rule: the rule that decided the axis")
+    head: str | None = Field(None, description="head: the trained head that answered (its id)")
     span: tuple[int, int] | None = Field(
         None, description="rule: [start, end) of its match in the redacted text; never the text"
     )

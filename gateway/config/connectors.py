@@ -4,6 +4,7 @@ how the durable job queue that serves their webhooks retries and leases its jobs
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
@@ -45,6 +46,17 @@ class ConnectorSettings(BaseSettings):
     )
     poll_s: float = Field(
         1.0, gt=0, validation_alias="GATEWAY_JOBS_POLL_S", description="idle worker's poll"
+    )
+    queue: Literal["auto", "store", "redis"] = Field(
+        "auto",
+        validation_alias="GATEWAY_JOBS_QUEUE",
+        description="where jobs wait: auto is Redis (saq) with GATEWAY_REDIS_URL, else the store",
+    )
+    redis_done_ttl_s: int = Field(
+        30 * 86400,
+        ge=0,
+        validation_alias="GATEWAY_JOBS_REDIS_DONE_TTL_S",
+        description="how long Redis keeps a done job (0: forever); failed ones are kept",
     )
     http_timeout_s: float = Field(10.0, gt=0, validation_alias="GATEWAY_HELPDESK_TIMEOUT_S")
     http_attempts: int = Field(

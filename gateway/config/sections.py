@@ -126,6 +126,10 @@ class Floors(BaseSettings):
 
     multi_fit at 0.95 is cosine ≈ 0.51 under the local logistic: about the median cosine of a
     correct label, so two labels must both match as well as a typical right answer does.
+
+    A rubric's calibration (``rubric calibrate``) may carry its own none_fits floor, fitted on
+    in-scope tickets; it replaces this one for that rubric (decide_axis keeps a ticket from
+    being both none_fits and multi_fit).
     """
 
     model_config = section()
@@ -166,6 +170,9 @@ class ScoringSettings(BaseSettings):
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     max_reasks: int = Field(2, ge=0, description="re-asks on invalid structured output")
     concurrency: int = Field(32, ge=1, validation_alias="GATEWAY_LLM_CONCURRENCY")
+    logprob_orders: int = Field(
+        1, ge=1, le=8, description="label orders the logprob scorer averages (letter bias)"
+    )
     fallback_to_local: bool = Field(
         False, description="on provider outage answer locally, decision=review"
     )

@@ -1,6 +1,6 @@
 """Helpdesk connectors: Zendesk, Freshdesk, Intercom and Help Scout webhooks in (verified the
-way each signs, queued durably in the store's job table), labels written back (drafts first),
-agents' re-tags back as corrections, escalations to Slack.
+way each signs, queued durably: the store's job table, or Redis via saq), labels written back
+(drafts first), agents' re-tags back as corrections, escalations to Slack.
 
 connections  the connections file (YAML beside the rubrics; credentials by env-var name)
 signatures   each sender's signature check, constant-time
@@ -9,6 +9,7 @@ zendesk freshdesk intercom helpscout   one module per helpdesk (the ``Helpdesk``
 writeback    what is written back, by mode; when a ticket escalates
 slack        escalation messages
 jobs         what a job does; worker: claims and runs them; runtime: as the server runs them
+queue        the JobQueue seam and the store's queue; redis_queue: saq's; queues: the two together
 """
 
 from gateway.connectors.base import Helpdesk, observed_label
@@ -22,6 +23,9 @@ from gateway.connectors.models import (
     WebhookEvent,
     WritePlan,
 )
+from gateway.connectors.queue import JobQueue, StoreJobs
+from gateway.connectors.queues import JobQueues
+from gateway.connectors.redis_queue import RedisJobs
 from gateway.connectors.runtime import Connectors, build_connectors
 from gateway.connectors.signatures import (
     helpscout_signature,
@@ -38,9 +42,13 @@ __all__ = [
     "Connectors",
     "Credentials",
     "Helpdesk",
+    "JobQueue",
+    "JobQueues",
     "JobRunner",
     "JobWorker",
     "Linked",
+    "RedisJobs",
+    "StoreJobs",
     "Ticket",
     "TicketClassifier",
     "WebhookEvent",

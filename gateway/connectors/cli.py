@@ -1,10 +1,13 @@
 """``rubric jobs``: the helpdesk job queue from the shell. Failed jobs are listed by default
 (nothing is dropped: a job that ran out of retries waits here); ``--retry ID`` queues one again.
-Reads the store the server writes (``GATEWAY_DATABASE_URL``, else SQLite under
-``GATEWAY_DATA_DIR``)."""
+Reads the queues the server writes: the store (``GATEWAY_DATABASE_URL``, else SQLite under
+``GATEWAY_DATA_DIR``) and, with ``GATEWAY_REDIS_URL``, Redis (the store's then holds what was
+accepted while Redis was down: both are listed, ``--queue`` says which one ``--retry`` means).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, cast
 
@@ -13,50 +16,26 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.config import get_settings
-from gateway.store import JobState, open_store
+from gateway.connectors.queue import Backend, JobQueue
+from gateway.connectors.runtime import open_queues
+from gateway.store import JobRecord, JobState, open_store
 
 out = Console()
+_STATES = ("failed", "queued", "running", "done", "all")
 
 
-def jobs_command(
-    state: Annotated[
-        str, typer.Option("--state", help="failed (default), queued, running, done or all")
-    ] = "failed",
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
-    retry: Annotated[int | None, typer.Option("--retry", help="queue a failed job again")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
-) -> None:
-    """List the helpdesk jobs (webhooks to process, notifications to send)."""
-    if state not in ("failed", "queued", "running", "done", "all"):
-        raise typer.BadParameter("one of failed, queued, running, done, all", param_hint="--state")
-    store = open_store(get_settings().store.url)
-    try:
-        if retry is not None:
-            job = store.retry_job(retry)
-            out.print(f"job {job.id} queued again", highlight=False)
-            return
-        states = None if state == "all" else [cast(JobState, state)]
-        jobs = store.jobs(states=states, limit=limit)
-        counts = store.job_counts()
-    finally:
-        store.close()
-    if as_json:
-        for job in jobs:
-            out.print(json.dumps(job.model_dump(mode="json")), highlight=False, soft_wrap=True)
-        return
+async def _listing(
+    queues: list[JobQueue], states: list[JobState] | None, limit: int
+) -> list[tuple[JobQueue, list[JobRecord], dict[str, int]]]:
+    return [(q, await q.jobs(states=states, limit=limit), await q.counts()) for q in queues]
+
+
+def _table(backend: str, state: str, jobs: list[JobRecord], counts: dict[str, int]) -> Table:
     totals = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
-    table = Table(title=f"{state} jobs ({totals})")
-    for col in (
-        "id",
-        "kind",
-        "helpdesk/connection",
-        "ticket",
-        "state",
-        "attempts",
-        "updated",
-        "error",
-    ):
+    table = Table(title=f"{state} jobs in the {backend} queue ({totals})")
+    for col in ("id", "kind", "helpdesk/connection", "ticket", "state", "attempts", "updated"):
         table.add_column(col)
+    table.add_column("error")
     for job in jobs:
         table.add_row(
             str(job.id),
@@ -68,7 +47,54 @@ def jobs_command(
             job.updated_at.isoformat(timespec="seconds"),
             job.error or "",
         )
-    out.print(table)
+    return table
+
+
+def jobs_command(
+    state: Annotated[
+        str, typer.Option("--state", help="failed (default), queued, running, done or all")
+    ] = "failed",
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    retry: Annotated[int | None, typer.Option("--retry", help="queue a failed job again")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", help="redis or store: the queue --retry means (default: primary)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+) -> None:
+    """List the helpdesk jobs (webhooks to process, notifications to send)."""
+    if state not in _STATES:
+        raise typer.BadParameter("one of failed, queued, running, done, all", param_hint="--state")
+    if queue not in (None, "redis", "store"):
+        raise typer.BadParameter("redis or store", param_hint="--queue")
+    settings = get_settings()
+    store = open_store(settings.store.url)
+
+    async def run() -> None:
+        queues = open_queues(store, settings.connectors, settings.redis)
+        try:
+            if retry is not None:
+                target = queues.get(cast(Backend, queue)) if queue else queues.primary
+                if target is None:
+                    raise typer.BadParameter(f"no {queue} queue here", param_hint="--queue")
+                job = await target.retry(retry)
+                out.print(f"job {job.id} queued again ({target.backend})", highlight=False)
+                return
+            states = None if state == "all" else [cast(JobState, state)]
+            for q, jobs, counts in await _listing(queues.all, states, limit):
+                if as_json:
+                    for job in jobs:
+                        line = json.dumps({**job.model_dump(mode="json"), "queue": q.backend})
+                        out.print(line, highlight=False, soft_wrap=True)
+                else:
+                    out.print(_table(q.backend, state, jobs, counts))
+        finally:
+            await queues.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:

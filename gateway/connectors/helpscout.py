@@ -1,7 +1,8 @@
 """Help Scout: webhooks (``X-HelpScout-Event``, the conversation as the body, signed
 ``X-HelpScout-Signature: base64(HMAC-SHA1 of the body)``); the Mailbox API v2 to read
 (``GET /v2/conversations/{id}?embed=threads``), tag (``PUT .../tags``: the whole list), set
-custom fields (``PUT .../fields``) and note (``POST .../notes``).
+custom fields (``PUT .../fields``: the whole list too; the category and, as Help Scout has no
+priority of its own, the priority are custom fields) and note (``POST .../notes``).
 
 Docs: developer.helpscout.com/webhooks/, developer.helpscout.com/mailbox-api/endpoints/
 conversations/ (get, tags, custom fields, threads/notes).
@@ -65,16 +66,16 @@ class HelpScout:
         threads = (c.get("_embedded") or {}).get("threads") or []
         first = next((t for t in reversed(threads) if t.get("type") == "customer"), None)
         body = _HTML.sub(" ", (first or {}).get("body") or c.get("preview") or "").strip()
-        fields = {
-            str(f["id"]): str(f.get("text") or f.get("value"))
-            for f in c.get("customFields") or []
-            if f.get("value") is not None
-        }
+        present = [f for f in c.get("customFields") or [] if f.get("value") is not None]
+        # ``text`` is what an agent sees (a drop-down's option name), ``value`` what is written
+        fields = {str(f["id"]): str(f.get("text") or f["value"]) for f in present}
+        values = {str(f["id"]): str(f["value"]) for f in present}
         return Ticket(
             id=str(c["id"]),
             text="\n\n".join(p for p in (c.get("subject"), body) if p),
             tags=[t["tag"] for t in c.get("tags") or []],
             fields=fields,
+            field_values=values,
             version=c.get("userUpdatedAt"),
         )
 
@@ -83,8 +84,18 @@ class HelpScout:
         if plan.tags:  # the whole list: the conversation's own tags kept
             tags = list(dict.fromkeys([*ticket.tags, *plan.tags]))
             await api.call("PUT", f"{base}/tags", json={"tags": tags})
-        if plan.category and linked.config.category_field:
-            fields = [{"id": int(linked.config.category_field), "value": plan.category}]
+        conn = linked.config
+        ours = {
+            field: value
+            for field, value in (
+                (conn.category_field, plan.category),
+                (conn.priority_field, plan.priority),
+            )
+            if field is not None and value
+        }
+        if ours:  # the whole list: a field left out is removed, so the others are sent back
+            merged = {**ticket.field_values, **ours}
+            fields = [{"id": int(k), "value": v} for k, v in merged.items()]
             await api.call("PUT", f"{base}/fields", json={"fields": fields})
         if plan.note:
             await api.call("POST", f"{base}/notes", json={"text": plan.note})

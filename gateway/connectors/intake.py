@@ -1,22 +1,22 @@
 """Webhooks into the job queue, together: the route's jobs are written by one task in batches,
-one transaction (one commit) per batch. Concurrent writers on SQLite otherwise wait on its busy
-handler, which is not fair: under a burst a few webhooks waited seconds to be acknowledged
-(bench/webhooks.py); batched, each waits for at most the batch in flight."""
+one transaction (one commit) per batch on the store (on Redis: one round of enqueues).
+Concurrent writers on SQLite otherwise wait on its busy handler, which is not fair: under a
+burst a few webhooks waited seconds to be acknowledged (bench/webhooks.py); batched, each
+waits for at most the batch in flight."""
 
 from __future__ import annotations
 
 import asyncio
 
-import anyio.to_thread
-
-from gateway.store import JobRecord, NewJob, Store
+from gateway.connectors.queues import JobQueues
+from gateway.store import JobRecord, NewJob
 
 _BATCH = 256
 
 
 class JobIntake:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, queues: JobQueues) -> None:
+        self.queues = queues
         self._pending: list[tuple[NewJob, asyncio.Future[tuple[JobRecord, bool]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -32,9 +32,7 @@ class JobIntake:
         while self._pending:
             batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
             try:
-                results = await anyio.to_thread.run_sync(
-                    self.store.enqueue_many, [job for job, _ in batch]
-                )
+                results = await self.queues.enqueue_many([job for job, _ in batch])
             except Exception as exc:  # the store's error, to every webhook of the batch
                 for _, future in batch:
                     if not future.done():

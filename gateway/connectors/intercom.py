@@ -1,7 +1,9 @@
 """Intercom: webhook notifications (``notification_event`` with ``topic`` and ``data.item``,
 signed ``X-Hub-Signature: sha1=<hex HMAC-SHA1 of the body>``); the Conversations API to read,
 tag (``POST /conversations/{id}/tags``, tags made by ``POST /tags``), note
-(``POST /conversations/{id}/reply`` as an admin note) and assign (a team, for ``auto``).
+(``POST /conversations/{id}/reply`` as an admin note), assign (a team, for ``auto``) and set
+the category and priority as conversation attributes (``PUT /conversations/{id}`` with
+``custom_attributes``; Intercom's own priority is a yes/no flag, too coarse for a label).
 
 Docs: developers.intercom.com/docs/references/webhooks/webhook-models (notifications and
 topics), developers.intercom.com/docs/references/rest-api/api.intercom.io/conversations/ and
@@ -84,7 +86,15 @@ class Intercom:
         source = c.get("source") or {}
         parts = [source.get("subject"), _HTML.sub(" ", source.get("body") or "").strip()]
         tags = [t["name"] for t in (c.get("tags") or {}).get("tags", [])]
-        return Ticket(id=str(c["id"]), text="\n\n".join(p for p in parts if p), tags=tags)
+        attributes = {
+            str(k): str(v) for k, v in (c.get("custom_attributes") or {}).items() if v is not None
+        }
+        return Ticket(
+            id=str(c["id"]),
+            text="\n\n".join(p for p in parts if p),
+            tags=tags,
+            fields=attributes,
+        )
 
     async def write(self, api: Api, linked: Linked, ticket: Ticket, plan: WritePlan) -> None:
         admin = linked.config.admin_id
@@ -105,6 +115,16 @@ class Intercom:
                     "admin_id": admin,
                     "body": plan.note,
                 },
+            )
+        conn = linked.config
+        attributes = {}
+        if plan.category and conn.category_field:
+            attributes[conn.category_field] = plan.category
+        if plan.priority:
+            attributes[conn.priority_field or "priority"] = plan.priority
+        if attributes:
+            await api.call(
+                "PUT", f"/conversations/{ticket.id}", json={"custom_attributes": attributes}
             )
         if plan.group:
             await api.call(

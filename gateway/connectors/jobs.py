@@ -20,6 +20,7 @@ import anyio.to_thread
 from gateway.connectors.base import observed_label
 from gateway.connectors.hub import ConnectorHub
 from gateway.connectors.models import WebhookEvent
+from gateway.connectors.queues import JobQueues
 from gateway.connectors.slack import Escalation, notify
 from gateway.connectors.writeback import escalation, plan_writeback
 from gateway.errors import InvalidRequestError, ItemNotFoundError, RubricNotFoundError
@@ -79,11 +80,13 @@ class JobRunner:
         self,
         hub: ConnectorHub,
         store: Store,
+        queues: JobQueues,
         classifier: TicketClassifier,
         record: Callable[[ClassifyResponse], None],
     ) -> None:
         self.hub = hub
         self.store = store
+        self.queues = queues
         self.classifier = classifier
         self.record = record
 
@@ -132,7 +135,7 @@ class JobRunner:
                     "link": conn.link(job.ticket_id),
                 },
             )
-            await anyio.to_thread.run_sync(self.store.enqueue, note)
+            await self.queues.enqueue(note)
         axis_labels = (
             list(rubric.axes[resp.axis].names) if rubric and resp.axis in rubric.axes else []
         )
@@ -152,7 +155,7 @@ class JobRunner:
     async def _correction(self, job: JobRecord) -> Result:
         helpdesk, linked = self.hub.get(job.helpdesk, job.connection)
         key = created_key(job.helpdesk, job.connection, job.ticket_id)
-        created = await anyio.to_thread.run_sync(self.store.job_by_key, key)
+        created = await self.queues.job_by_key(key)
         if created is None:
             return {"skipped": "the ticket was never classified here"}
         if created.state != "done" or created.result is None:

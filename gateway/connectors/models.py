@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 HelpdeskName = Literal["zendesk", "freshdesk", "intercom", "helpscout"]
 Mode = Literal["draft", "auto", "off"]
@@ -34,7 +34,14 @@ class Connection(_Frozen):
     freshdesk_auth: Literal["header", "basic"] = "header"
     secret_header: str = "X-Rubric-Secret"  # noqa: S105  # a header name, not a secret
     admin_id: str | None = Field(None, description="Intercom: the admin notes and tags are by")
-    category_field: str | None = Field(None, description="custom field id of the category")
+    category_field: str | None = Field(
+        None, description="custom field id of the category (Intercom: the attribute's name)"
+    )
+    priority_field: str | None = Field(
+        None,
+        description="Help Scout: custom field id of the priority (it has none of its own); "
+        "Intercom: the conversation attribute (default 'priority')",
+    )
     tag_prefix: str = Field("rg_", pattern=r"^[a-z0-9_]{1,16}$")
     groups: dict[str, str] = Field(default_factory=dict, description="label route → group id")
     priority_axis: str = "priority"
@@ -46,6 +53,30 @@ class Connection(_Frozen):
         default_factory=dict, description="axis → labels that escalate (besides rules)"
     )
     ticket_url: str | None = Field(None, description="link template, {id} = the ticket id")
+
+    # Help Scout's custom fields are numeric ids, and it has no priority of its own
+    @field_validator("category_field", "priority_field")
+    @classmethod
+    def _helpscout_field_ids(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("helpdesk") == "helpscout" and value is not None and not value.isdigit():
+            raise ValueError("a Help Scout custom field id is a number")
+        return value
+
+    @field_validator("priorities")
+    @classmethod
+    def _helpscout_priority_field(
+        cls, value: dict[str, str], info: ValidationInfo
+    ) -> dict[str, str]:
+        if (
+            value
+            and info.data.get("helpdesk") == "helpscout"
+            and not info.data.get("priority_field")
+        ):
+            raise ValueError(
+                "Help Scout has no priority of its own: name the custom field that holds it "
+                "with priority_field"
+            )
+        return value
 
     def link(self, ticket_id: str) -> str:
         if self.ticket_url:
@@ -80,6 +111,11 @@ class Ticket(BaseModel):
     text: str
     tags: list[str] = Field(default_factory=list)
     fields: dict[str, str] = Field(default_factory=dict, description="custom field id → value")
+    field_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="custom field id → the value as the API takes it back (Help Scout: an "
+        "option's id), where the whole list must be sent to change one",
+    )
     version: str | None = Field(None, description="update stamp (Zendesk safe_update)")
 
 

@@ -20,6 +20,7 @@ Import from here; the submodules are where each part lives:
 - ``suite_report``: ``SuiteReport`` (metrics.json)
 - ``evaluate``:     ``rubric eval``
 - ``fitting``:      temperature and per-label threshold fitting
+- ``none_fits``:    the none_fits floor fitted from in-scope tickets, and what it flags
 - ``calibrate``:    ``rubric calibrate``
 - ``thresholds``:   ``rubric thresholds``
 - ``report_text``:  terminal table and report.md
@@ -98,6 +99,14 @@ from gateway.evals.metrics import (
     multilabel_metrics,
     percentile,
     routing,
+)
+from gateway.evals.none_fits import (
+    DEFAULT_LIFT,
+    NoneFitsRates,
+    fit_label_traffic,
+    fit_none_fits_floor,
+    none_fits_rates,
+    none_fits_signals,
 )
 from gateway.evals.paired import (
     Interval,
@@ -191,6 +200,7 @@ from gateway.evals.thresholds import (
 __all__ = [
     "BASELINE_METRICS",
     "DATA_DIR_ENV",
+    "DEFAULT_LIFT",
     "GATE_METRICS",
     "TABLE_ROWS",
     "CalibrationInfo",
@@ -220,6 +230,7 @@ __all__ = [
     "McNemar",
     "MetricDelta",
     "MultiLabelMetrics",
+    "NoneFitsRates",
     "OutOfScope",
     "PairedMetric",
     "Prediction",
@@ -265,6 +276,8 @@ __all__ = [
     "eval_settings",
     "evaluate_suite",
     "expected_calibration_error",
+    "fit_label_traffic",
+    "fit_none_fits_floor",
     "fit_temperature",
     "fit_temperature_to_confidence",
     "known_calibrations",
@@ -277,6 +290,8 @@ __all__ = [
     "metric_value",
     "multilabel_metrics",
     "nll",
+    "none_fits_rates",
+    "none_fits_signals",
     "parse_gate",
     "percentile",
     "plot_confusion",

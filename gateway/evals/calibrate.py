@@ -1,9 +1,9 @@
-"""``rubric calibrate``: fit a temperature (and per-label auto-route bars) on a suite's
-calibration split, measure it on the held-out split, and store it beside the rubric (or in
-``--out FILE``).
+"""``rubric calibrate``: fit a temperature (and per-label auto-route bars, and a none_fits
+floor) on a suite's calibration split, measure it on the held-out split, and store it beside
+the rubric (or in ``--out FILE``).
 
-The fitting itself is in ``fitting``; the calibration the gateway applies (and its file) in
-``gateway.pipeline.calibration``.
+The fitting itself is in ``fitting`` and ``none_fits``; the calibration the gateway applies (and
+its file) in ``gateway.pipeline.calibration``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,13 @@ from gateway.evals.fitting import (
     set_nll,
 )
 from gateway.evals.loading import LoadedSuite
+from gateway.evals.none_fits import (
+    NoneFitsRates,
+    fit_label_traffic,
+    fit_none_fits_floor,
+    none_fits_rates,
+    none_fits_signals,
+)
 from gateway.evals.predictions import Prediction
 from gateway.evals.redecision import uncalibrated_predictions
 from gateway.evals.runner import (
@@ -34,6 +41,7 @@ from gateway.evals.runner import (
     run_one,
     without_rubric_examples,
 )
+from gateway.pipeline import LabelTraffic
 from gateway.pipeline.calibration import (
     Calibration,
     CalibrationKey,
@@ -102,7 +110,27 @@ class CalibrationOutcome(BaseModel):
     fit_after: CalibrationStats
     heldout_before: CalibrationStats
     heldout_after: CalibrationStats
+    # what the none_fits floor the calibration carries (else the deployment's) flags on the
+    # fit split; the held-out split's before/after are in the calibration's report
+    none_fits_fit: NoneFitsRates | None = None
     written_to: Path | None = None
+
+
+def _none_fits(
+    preds: Sequence[Prediction], labels: Sequence[str], rate: float, lift: float
+) -> tuple[float | None, dict[str, LabelTraffic]]:
+    """The none_fits floor and the fit score's label traffic, from the fit split: traffic
+    from every ticket, the floor from in-scope ones (None, and no traffic: rate 0 or too few
+    in-scope tickets)."""
+    if rate == 0:
+        return None, {}
+    answered = [p for p in preds if p.error is None and p.raw]
+    traffic = fit_label_traffic(
+        [[p.raw.get(n, 0.0) for n in labels] for p in answered], labels, lift
+    )
+    signal, scoped = none_fits_signals(answered, traffic)
+    floor = fit_none_fits_floor([x for x, s in zip(signal, scoped, strict=True) if s], rate)
+    return floor, traffic if floor is not None else {}
 
 
 def calibrate_suite(
@@ -113,6 +141,8 @@ def calibrate_suite(
     precision: float | None = None,
     objective: Literal["confidence", "nll"] = "confidence",
     per_label: bool = False,
+    none_fits_rate: float | None = None,
+    none_fits_lift: float | None = None,
     write: bool = True,
     out: Path | None = None,
     progress: ProgressFactory | None = None,
@@ -126,6 +156,10 @@ def calibrate_suite(
     likelihood). Per-label bars are off by default: with tens of tickets per label they are
     noisy, and on CLINC150 they let auto-routed accuracy fall from 0.97 to 0.90 on test.
 
+    The none_fits floor is the ``none_fits_rate`` quantile (default the suite's, 0.05) of the
+    fit split's in-scope fit scores (``none_fits``; ``none_fits_lift`` 0: best raw scores); a
+    rate of 0 keeps the deployment's floor.
+
     Written (unless ``write`` is off) to ``out``, or beside the rubric as
     ``<rubric>.calibration.json``, the file ``/classify`` applies; an entry for the same rubric
     content, scorer, model, prompt and axis is replaced."""
@@ -133,6 +167,8 @@ def calibrate_suite(
     if spec is None:
         raise ValueError(f"suite {loaded.suite.name!r} has no 'calibration:' section")
     target = precision if precision is not None else spec.target_precision
+    rate = none_fits_rate if none_fits_rate is not None else spec.none_fits_rate
+    lift = none_fits_lift if none_fits_lift is not None else spec.none_fits_lift
     heldout_split = spec.heldout_split or loaded.suite.split
     fit_tickets = without_rubric_examples(
         loaded, loaded.tickets(spec.split, spec.size, spec.seed, spec.stratify)
@@ -163,20 +199,18 @@ def calibrate_suite(
         )
         # a refit starts from the scorer's own scores, whatever the classifier applied
         known = known_calibrations(loaded, fit_run, out)
-        fit_cs, held_cs = (
-            confidence_set(
-                uncalibrated_predictions(
-                    r.predictions,
-                    labels,
-                    known,
-                    axis=loaded.axis,
-                    thresholds=loaded.rubric.thresholds_for(loaded.axis),
-                    floors=decision_floors(options),
-                ),
+        fit_plain, held_plain = (
+            uncalibrated_predictions(
+                r.predictions,
                 labels,
+                known,
+                axis=loaded.axis,
+                thresholds=loaded.rubric.thresholds_for(loaded.axis),
+                floors=decision_floors(options),
             )
             for r in (fit_run, held_run)
         )
+        fit_cs, held_cs = confidence_set(fit_plain, labels), confidence_set(held_plain, labels)
         correct = fit_cs.gold[np.arange(len(fit_cs.top)), fit_cs.logits.argmax(axis=1)]
         # Fitted on in-scope tickets only: confidence then reads as P(top label right | some
         # label applies), the headline ECE. Out-of-scope is the none_fits floor's job, and a
@@ -191,6 +225,13 @@ def calibrate_suite(
         bars = (
             label_thresholds(conf, fit_cs.top, correct, target, min_count=20) if per_label else {}
         )
+        floor, traffic = _none_fits(fit_plain, labels, rate, lift)
+        default_floor = decision_floors(options).none_fits
+        served_floor = floor if floor is not None else default_floor
+        flagged = {
+            "before": none_fits_rates(held_plain, default_floor),
+            "after": none_fits_rates(held_plain, served_floor, traffic),
+        }
         stats = {
             name: calibration_stats(cs, t)
             for name, cs, t in (
@@ -206,6 +247,9 @@ def calibrate_suite(
             objective=objective,
             label_thresholds=bars,
             target_precision=target if per_label else None,
+            none_fits_floor=floor,
+            none_fits_rate=rate if floor is not None else None,
+            none_fits_labels=traffic,
             report=FitReport(
                 suite=loaded.suite.name,
                 fit_split=f"{spec.split} (n={len(fit_tickets)}, seed {spec.seed})",
@@ -221,6 +265,10 @@ def calibrate_suite(
                 ece_all_after=stats["held_after"].ece_all,
                 brier_before=stats["held_before"].brier,
                 brier_after=stats["held_after"].brier,
+                none_fits_in_scope_before=flagged["before"].in_scope,
+                none_fits_in_scope_after=flagged["after"].in_scope,
+                none_fits_oos_before=flagged["before"].out_of_scope,
+                none_fits_oos_after=flagged["after"].out_of_scope,
             ),
         )
         written = save_calibration(loaded.rubric_path, calibration, out) if write else None
@@ -232,6 +280,7 @@ def calibrate_suite(
                 fit_after=stats["fit_after"],
                 heldout_before=stats["held_before"],
                 heldout_after=stats["held_after"],
+                none_fits_fit=none_fits_rates(fit_plain, served_floor, traffic),
                 written_to=written,
             )
         )

@@ -31,6 +31,8 @@ from gateway.evals.cli_common import (
     CalibrationFile,
     DataDir,
     NoCache,
+    NoneFitsLift,
+    NoneFitsRate,
     RequireData,
     Sample,
     Seed,
@@ -51,7 +53,7 @@ from gateway.evals.evaluate import evaluate_suite
 from gateway.evals.factory import GatewayFactory, real_factory
 from gateway.evals.report import report_dir, write_report
 from gateway.evals.report_text import notes, runs_table
-from gateway.evals.runner import ClassifierFactory, EvalOptions
+from gateway.evals.runner import ClassifierFactory, EvalOptions, decision_floors
 from gateway.evals.suite import DataMissingError
 from gateway.evals.thresholds import recommend_thresholds
 
@@ -170,6 +172,8 @@ def calibrate_command(
     precision: Annotated[
         float | None, typer.Option(help="target precision for per-label thresholds")
     ] = None,
+    none_fits_rate: NoneFitsRate = None,
+    none_fits_lift: NoneFitsLift = None,
     sample: Sample = None,
     seed: Seed = None,
     stratify: Stratify = None,
@@ -190,9 +194,9 @@ def calibrate_command(
     allow_missing: AllowMissing = False,
     require_data: RequireData = False,
 ) -> None:
-    """Fit a temperature (and per-label thresholds) on the calibration split; write it to
-    --out (default beside the rubric, where /classify applies it); report NLL/ECE/Brier before
-    and after on the held-out split."""
+    """Fit a temperature (and per-label thresholds, and a none_fits floor) on the calibration
+    split; write it to --out (default beside the rubric, where /classify applies it); report
+    NLL/ECE/Brier and none_fits rates before and after on the held-out split."""
     if objective not in ("confidence", "nll"):
         err.print(f"[red]error[/red] --objective must be confidence or nll, not {objective!r}")
         raise typer.Exit(EXIT_USAGE)
@@ -206,6 +210,8 @@ def calibrate_command(
             precision=precision,
             objective="nll" if objective == "nll" else "confidence",
             per_label=label_thresholds,
+            none_fits_rate=none_fits_rate,
+            none_fits_lift=none_fits_lift,
             write=not dry_run,
             out=out_file,
             progress=progress_bar,
@@ -214,7 +220,7 @@ def calibrate_command(
         raise missing_data(exc, allow_missing and not require_data) from None
     except (GatewayError, OSError, ValueError, RuntimeError) as exc:
         raise _failed(exc) from None
-    print_calibrations(loaded, outcomes)
+    print_calibrations(loaded, outcomes, decision_floors(options).multi_fit)
 
 
 def thresholds_command(

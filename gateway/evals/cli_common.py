@@ -117,6 +117,23 @@ Stratify = Annotated[
         show_default=False,
     ),
 ]
+NoneFitsRate = Annotated[
+    float | None,
+    typer.Option(
+        min=0,
+        max=0.99,
+        help="share of in-scope tickets the fitted none_fits floor may flag (default the "
+        "suite's, 0.05); 0 keeps GATEWAY_NONE_FITS_FLOOR",
+    ),
+]
+NoneFitsLift = Annotated[
+    float | None,
+    typer.Option(
+        min=0,
+        help="weight of a label's lift over its traffic in the none_fits fit score (default "
+        "the suite's, 0.5); 0: the floor is on the best raw score",
+    ),
+]
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="neither read nor write the result cache (timings)")
 ]

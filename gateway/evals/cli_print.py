@@ -12,7 +12,45 @@ from gateway.evals.loading import LoadedSuite
 from gateway.evals.thresholds import ThresholdAdvice
 
 
-def print_calibrations(loaded: LoadedSuite, outcomes: Sequence[CalibrationOutcome]) -> None:
+def _share(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1%}"
+
+
+def print_none_fits(o: CalibrationOutcome, multi_fit: float) -> None:
+    """The none_fits floor fitted, and what it flags beside the deployment's floor."""
+    cal, report = o.calibration, o.calibration.report
+    if cal.none_fits_floor is None:
+        out.print("none_fits floor: the deployment's (none fitted)", highlight=False)
+        return
+    signal = "fit score" if cal.none_fits_labels else "best raw score"
+    line = (
+        f"none_fits floor {cal.none_fits_floor:.4f} on the {signal} "
+        f"({cal.none_fits_rate:.0%} of in-scope fit tickets under it)"
+    )
+    if o.none_fits_fit is not None:
+        line += (
+            f"; fit split flags {_share(o.none_fits_fit.in_scope)} of in-scope, "
+            f"{_share(o.none_fits_fit.out_of_scope)} of out-of-scope"
+        )
+    out.print(line, highlight=False)
+    if report is not None:
+        out.print(
+            "held-out none_fits, deployment floor → fitted: in-scope "
+            f"{_share(report.none_fits_in_scope_before)} → "
+            f"{_share(report.none_fits_in_scope_after)}, out-of-scope "
+            f"{_share(report.none_fits_oos_before)} → {_share(report.none_fits_oos_after)}",
+            highlight=False,
+        )
+    if cal.none_fits_floor > multi_fit and not cal.none_fits_labels:
+        out.print(
+            f"[yellow]the floor is over the multi_fit floor {multi_fit:.2f}[/yellow]: served "
+            "at multi_fit (a ticket cannot be both none_fits and multi_fit)"
+        )
+
+
+def print_calibrations(
+    loaded: LoadedSuite, outcomes: Sequence[CalibrationOutcome], multi_fit: float = 0.95
+) -> None:
     for o in outcomes:
         cal = o.calibration
         table = Table(title=f"{loaded.suite.name} {o.run}: temperature {cal.temperature:.4f}")
@@ -40,6 +78,7 @@ def print_calibrations(loaded: LoadedSuite, outcomes: Sequence[CalibrationOutcom
                 f"{len(cal.label_thresholds)} labels",
                 highlight=False,
             )
+        print_none_fits(o, multi_fit)
         out.print(
             f"objective {cal.objective}; "
             + (f"written to {o.written_to} ({cal.id})" if o.written_to else "dry run"),

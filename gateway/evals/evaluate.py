@@ -48,6 +48,7 @@ def _used(calibration: Calibration, run: str, file: str) -> CalibrationUsed:
         temperature=calibration.temperature,
         objective=calibration.objective,
         label_thresholds=len(calibration.label_thresholds),
+        none_fits_floor=calibration.none_fits_floor,
         fitted_on=f"{fit.suite}: {fit.fit_split}" if fit else None,
         fitted_at=fit.fitted_at if fit else None,
     )

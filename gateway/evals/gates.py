@@ -21,6 +21,8 @@ GATE_METRICS: dict[str, Literal["higher", "lower"]] = {
     "micro_f1": "higher",
     "exact_match": "higher",
     "oos_auroc": "higher",
+    "none_fits_oos": "higher",
+    "none_fits_in_scope": "lower",
     "auto_route_share": "higher",
     "auto_route_accuracy": "higher",
     "auto_route_accuracy_in_scope": "higher",

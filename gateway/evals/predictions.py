@@ -26,6 +26,8 @@ class Prediction(BaseModel):
     confidence: float = 0.0
     margin: float = 0.0
     max_raw: float = 0.0
+    # the none_fits signal a calibration scored it with (Calibration.fit_score); None: max_raw
+    fit_score: float | None = None
     decision: str = "manual"
     none_fits: bool = False
     multi_fit: bool = False
@@ -42,6 +44,11 @@ class Prediction(BaseModel):
     cost_usd: float = 0.0
     calibration: str | None = None
     error: str | None = None
+
+    @property
+    def none_fits_signal(self) -> float:
+        """What none_fits is decided on: the calibration's fit score, else the best raw score."""
+        return self.fit_score if self.fit_score is not None else self.max_raw
 
     @property
     def correct(self) -> bool:

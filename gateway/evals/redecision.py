@@ -35,7 +35,9 @@ def decide_prediction(
     scored = AxisScores(raw=dict(p.raw), scores={n: p.scores.get(n, 0.0) for n in labels})
     if calibration is not None:
         scored, thresholds = calibration.applied(scored, thresholds)
-    primary = decide_axis(axis, scored, thresholds, floors, p.flags)
+        floors = calibration.floors_for(floors)
+    fit = calibration.fit_score(scored.raw) if calibration is not None else None
+    primary = decide_axis(axis, scored, thresholds, floors, p.flags, fit=fit)
     decision, _ = decide_ticket(primary, p.flags, fallback=p.fallback)
     return primary, decision
 
@@ -52,10 +54,10 @@ def calibrated_predictions(
     """Apply a calibration offline to predictions the gateway returned uncalibrated, and decide
     each again with it.
 
-    Temperature scaling keeps the ranking and raw scores, so top label, ``labels``, none_fits
-    and multi_fit stay; scores, confidence, margin and the decision are the server's for the
-    calibrated distribution. Errors, predictions without scores and ones the gateway already
-    calibrated are kept as they were.
+    Temperature scaling keeps the ranking and raw scores, so top label, ``labels`` and
+    multi_fit stay; scores, confidence, margin, none_fits (a fitted floor moves it) and the
+    decision are the server's for the calibrated distribution. Errors, predictions without
+    scores and ones the gateway already calibrated are kept as they were.
     """
     out = []
     for p in preds:
@@ -70,6 +72,8 @@ def calibrated_predictions(
                     "scores": primary.scores,
                     "confidence": primary.confidence,
                     "margin": primary.margin,
+                    "none_fits": primary.none_fits,
+                    "fit_score": calibration.fit_score(p.raw),
                     "decision": decision,
                     "calibration": calibration.id,
                 }
@@ -91,8 +95,9 @@ def uncalibrated_predictions(
 
     A prediction the classifier calibrated (a factory other than the harness's own, which asks
     for none) has the calibration undone, the inverse temperature on its scores, and is decided
-    again with the rubric's thresholds; a calibration not in ``known`` cannot be undone and is
-    a ``ValueError``. Predictions without a calibration are kept as they are.
+    again with the rubric's thresholds and the deployment's floors; a calibration not in
+    ``known`` cannot be undone and is a ``ValueError``. Predictions without a calibration are
+    kept as they are.
     """
     by_id = {c.id: c for c in known}
     out = []
@@ -118,6 +123,8 @@ def uncalibrated_predictions(
                     "scores": primary.scores,
                     "confidence": primary.confidence,
                     "margin": primary.margin,
+                    "none_fits": primary.none_fits,
+                    "fit_score": None,
                     "decision": decision,
                     "calibration": None,
                 }

@@ -16,8 +16,10 @@ TABLE_ROWS: list[tuple[str, str, str]] = [
     ("weighted_f1", "weighted-F1", "{:.3f}"),
     ("micro_f1", "micro-F1 (multi-label)", "{:.3f}"),
     ("exact_match", "exact set match", "{:.3f}"),
-    ("oos_auroc", "OOS AUROC (best raw)", "{:.3f}"),
+    ("oos_auroc", "OOS AUROC (none_fits signal)", "{:.3f}"),
     ("oos_auroc_confidence", "OOS AUROC (confidence)", "{:.3f}"),
+    ("none_fits_oos", "none_fits: share of out-of-scope", "{:.1%}"),
+    ("none_fits_in_scope", "none_fits: share of in-scope", "{:.1%}"),
     ("ece", "ECE", "{:.3f}"),
     ("ece_all", "ECE incl. OOS", "{:.3f}"),
     ("brier", "Brier", "{:.3f}"),
@@ -91,6 +93,11 @@ def notes(report: SuiteReport) -> list[str]:
             f"label is right for it (out-of-scope tickets auto-routed: {routed}); the in-scope "
             "row leaves them out. accuracy, F1, ECE and Brier are over in-scope tickets."
         )
+        out.append(
+            "OOS AUROC (none_fits signal) ranks tickets by what none_fits is decided on: the "
+            "best raw score, or in a calibrated run with a fitted none_fits floor, its fit "
+            "score (each label's raw score lifted over its calibration traffic)."
+        )
     per_call = _per_call(runs)
     if per_call:
         out.append(
@@ -114,6 +121,8 @@ def calibration_notes(report: SuiteReport) -> list[str]:
     for u in info.used:
         fitted = f", fitted on {u.fitted_on}" if u.fitted_on else ""
         bars = f", {u.label_thresholds} per-label auto-route bars" if u.label_thresholds else ""
+        if u.none_fits_floor is not None:
+            bars += f", none_fits floor {u.none_fits_floor:.4g}"
         lines.append(
             f"{', '.join(u.runs)}: the same responses with calibration {u.id} from {u.file} "
             f"(temperature {u.temperature:.4g}, objective {u.objective}{bars}{fitted}), "

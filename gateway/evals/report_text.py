@@ -157,7 +157,7 @@ def markdown(report: SuiteReport, plots: Sequence[Path]) -> str:
             lines += [
                 "",
                 f"Out of scope: {o.n} tickets; AUROC (confidence) {_num(o.auroc)}, "
-                f"AUROC (best raw) {_num(o.auroc_max_raw)}; marked none_fits: "
+                f"AUROC (none_fits signal) {_num(o.auroc_max_raw)}; marked none_fits: "
                 f"{_pct(o.none_fits_recall)} of out-of-scope vs {_pct(o.none_fits_in_scope)} of "
                 f"in-scope; not auto-routed: {_pct(o.manual_recall)}. {o.auto_routed} "
                 "auto-routed, each counted wrong in auto-routed accuracy "

@@ -52,7 +52,7 @@ class ConfusionMatrix(BaseModel):
 class OutOfScope(BaseModel):
     n: int
     auroc: float | None = Field(description="confidence: in-scope (positive) vs out-of-scope")
-    auroc_max_raw: float | None = Field(description="the same with the best raw score")
+    auroc_max_raw: float | None = Field(description="the same by Prediction.none_fits_signal")
     none_fits_recall: float = Field(description="share of out-of-scope tickets marked none_fits")
     none_fits_in_scope: float = Field(description="share of in-scope tickets marked none_fits")
     manual_recall: float = Field(description="share of out-of-scope tickets not auto-routed")
@@ -147,6 +147,8 @@ def metric_value(m: RunMetrics, name: str) -> float | None:
         # it ranks CLINC150's out-of-scope queries better than confidence does)
         "oos_auroc": m.oos.auroc_max_raw if m.oos else None,
         "oos_auroc_confidence": m.oos.auroc if m.oos else None,
+        "none_fits_oos": m.oos.none_fits_recall if m.oos else None,
+        "none_fits_in_scope": m.oos.none_fits_in_scope if m.oos else None,
         "auto_route_share": m.routing.auto_route.share,
         "auto_route_accuracy": m.routing.auto_route.accuracy,
         "auto_route_accuracy_in_scope": m.oos.auto_route_accuracy_in_scope if m.oos else None,
@@ -252,7 +254,7 @@ def compute_metrics(
         oos = OutOfScope(
             n=len(out_scope),
             auroc=auroc(conf_all, positive),
-            auroc_max_raw=auroc([p.max_raw for p in ok_preds], positive),
+            auroc_max_raw=auroc([p.none_fits_signal for p in ok_preds], positive),
             none_fits_recall=float(np.mean([p.none_fits for p in out_scope])),
             none_fits_in_scope=float(np.mean([p.none_fits for p in in_all])) if in_all else 0.0,
             manual_recall=float(np.mean([id(p) not in kept for p in out_scope])),

@@ -103,6 +103,19 @@ class CalibrationSpec(_Strict):
     stratify: bool = False
     heldout_split: str | None = Field(None, description="default: the suite's split")
     target_precision: float = Field(0.95, gt=0, le=1)
+    none_fits_rate: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="share of in-scope tickets the fitted none_fits floor may flag; 0: keep "
+        "the deployment's floor",
+    )
+    none_fits_lift: float = Field(
+        0.5,
+        ge=0,
+        description="weight of a label's lift over its traffic in the none_fits fit score; "
+        "0: the floor is on the best raw score",
+    )
 
 
 class Suite(_Strict):

@@ -41,6 +41,7 @@ class CalibrationUsed(BaseModel):
     temperature: float
     objective: str
     label_thresholds: int = Field(description="labels with their own auto-route bar")
+    none_fits_floor: float | None = Field(None, description="None: the deployment's floor")
     fitted_on: str | None = None
     fitted_at: str | None = None
 

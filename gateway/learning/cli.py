@@ -92,12 +92,18 @@ def train_command(
         bool, typer.Option(help="add the rubric's own label texts as weak examples")
     ] = True,
     min_per_label: Annotated[int, typer.Option(help="refuse below this many per label")] = 2,
+    self_train: Annotated[
+        bool,
+        typer.Option(help="refit with the waiting (unlabelled) tickets the head is sure of"),
+    ] = False,
 ) -> None:
     """Train a head on the stored corrections (cross-validated report; registered as 'trained')."""
     settings = get_settings()
     rubric_set = _rubric(settings, rubric)
     axis_name = axis or rubric_set.primary_axis
-    options = TrainOptions(C=c, weak_labels=weak_labels, min_per_label=min_per_label)
+    options = TrainOptions(
+        C=c, weak_labels=weak_labels, min_per_label=min_per_label, self_train=self_train
+    )
     with _store(settings) as store:
         trained = train_from_store(
             store, _encoder(settings), rubric_set, axis_name, settings.store.models_dir, options

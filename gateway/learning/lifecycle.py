@@ -46,10 +46,12 @@ def train_from_store(
     options: TrainOptions | None = None,
 ) -> Trained:
     """Train the next version of the axis' head on the stored labels and register it."""
+    options = options or TrainOptions()
     examples = training_examples(store, rubric.name, axis)
+    unlabelled = store.waiting_texts(rubric=rubric.name, axis=axis) if options.self_train else []
     version = store.next_version(rubric.name, axis)
     head, report = train_head(
-        examples, rubric, axis, encoder, version=version, options=options or TrainOptions()
+        examples, rubric, axis, encoder, version=version, options=options, unlabelled=unlabelled
     )
     directory = models_dir / rubric.name / axis / f"v{version}"
     head.save(directory)

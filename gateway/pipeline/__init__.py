@@ -5,6 +5,7 @@ build        build_classifier / check_classifier: the areas' builders, assembled
 rules        deterministic rules on text, metadata and answers: flags, forced outcomes
 decision     decide_axis, decide_ticket: thresholds, floors, rules, fallback downgrade
 calibration  stored calibrations (``rubric calibrate``), applied after the cache
+fit_score    the none_fits fit score a calibration's floor is on
 batching     MicroBatcher: concurrent requests share a batch on a batch-native scorer
 observer     PipelineObserver (metrics), TimedScorer
 heads        Heads: trained heads in shadow and promoted, read from the model registry
@@ -30,6 +31,7 @@ from gateway.pipeline.calibration import (
 )
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
+from gateway.pipeline.fit_score import LabelTraffic, lifted_best, raw_logit
 from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
 from gateway.pipeline.rules import apply_rules, settle_rules
@@ -43,6 +45,7 @@ __all__ = [
     "GatewayObserver",
     "HeadRegistry",
     "Heads",
+    "LabelTraffic",
     "MicroBatcher",
     "NoCalibrations",
     "NullGatewayObserver",
@@ -55,7 +58,9 @@ __all__ = [
     "check_classifier",
     "decide_axis",
     "decide_ticket",
+    "lifted_best",
     "load_calibration",
+    "raw_logit",
     "read_calibration_file",
     "save_calibration",
     "settle_rules",

@@ -1,11 +1,13 @@
-"""Per-(rubric, scorer, model, prompt) calibration: a temperature and per-label thresholds.
+"""Per-(rubric, scorer, model, prompt) calibration: a temperature, per-label thresholds and a
+none_fits floor.
 
 ``rubric calibrate`` fits them on labelled tickets (the eval harness's ``fitting`` module) and
 writes ``<rubric>.calibration.json`` beside the rubric file (JSON, not YAML: the rubric store
 loads every ``*.yaml`` as a rubric). The gateway looks the entry up with ``CalibrationStore.find``
 and runs ``Calibration.applied`` on an axis' full-precision ``scores`` before the decision, so
-thresholds mean the same thing across scorers. This module holds what serving needs (the model,
-applying it, its file) and, being below the eval harness, imports nothing from it.
+thresholds mean the same thing across scorers, and decides with ``Calibration.floors_for`` (the
+rubric's own none_fits floor). This module holds what serving needs (the model, applying it, its
+file) and, being below the eval harness, imports nothing from it.
 
 Temperature scaling (Guo et al., 2017): with logits z recovered as log(scores) (every scorer's
 distribution is a softmax of something, so log(scores) equals its logits up to a constant),
@@ -29,6 +31,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.config import Floors
+from gateway.pipeline.fit_score import LabelTraffic, lifted_best
 from gateway.rubrics import Thresholds
 from gateway.scoring import AxisScores, top_label
 
@@ -68,6 +72,12 @@ class FitReport(BaseModel):
     ece_all_after: float | None = None
     brier_before: float
     brier_after: float
+    # none_fits on the held-out split, at the deployment's floor (before) and the fitted one
+    # (after): share of in-scope tickets flagged, and of out-of-scope (None where there are none)
+    none_fits_in_scope_before: float | None = None
+    none_fits_in_scope_after: float | None = None
+    none_fits_oos_before: float | None = None
+    none_fits_oos_after: float | None = None
     fitted_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -83,19 +93,26 @@ class Calibration(BaseModel):
     # a label missing here uses the rubric's auto_route threshold.
     label_thresholds: dict[str, float] = Field(default_factory=dict)
     target_precision: float | None = None
+    # the best raw score under which no label fits (none_fits), fitted so that about
+    # ``none_fits_rate`` of in-scope tickets fall under it; None: GATEWAY_NONE_FITS_FLOOR
+    none_fits_floor: float | None = Field(None, ge=0, le=1)
+    none_fits_rate: float | None = Field(None, gt=0, lt=1)
+    # per label, what the fit score (``fit_score``) that floor is on needs; empty: best raw
+    none_fits_labels: dict[str, LabelTraffic] = Field(default_factory=dict)
     report: FitReport | None = None
 
     @property
     def id(self) -> str:
         """Short stable name for responses and logs: changes whenever the numbers change."""
-        payload = json.dumps(
-            {
-                "key": self.key.model_dump(mode="json"),
-                "t": self.temperature,
-                "thr": self.label_thresholds,
-            },
-            sort_keys=True,
-        )
+        numbers: dict[str, object] = {
+            "key": self.key.model_dump(mode="json"),
+            "t": self.temperature,
+            "thr": self.label_thresholds,
+        }
+        if self.none_fits_floor is not None:  # only when set: older files keep their ids
+            numbers["nf"] = self.none_fits_floor
+            numbers["nfl"] = {k: v.model_dump() for k, v in self.none_fits_labels.items()}
+        payload = json.dumps(numbers, sort_keys=True)
         return "cal-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def apply(self, scores: Mapping[str, float]) -> dict[str, float]:
@@ -116,6 +133,26 @@ class Calibration(BaseModel):
             AxisScores(raw=scored.raw, scores=scores, evidence=scored.evidence),
             Thresholds(auto_route=auto, review=min(thresholds.review, auto)),
         )
+
+    def fit_score(self, raw: Mapping[str, float]) -> float | None:
+        """The ticket's none_fits signal (``lifted_best``) where this calibration fitted one;
+        None: the best raw score is the signal."""
+        if self.none_fits_floor is None or not self.none_fits_labels or not raw:
+            return None
+        return lifted_best(raw, self.none_fits_labels)
+
+    def floors_for(self, floors: Floors) -> Floors:
+        """The deployment's floors with this calibration's none_fits floor, where it has one.
+        No ticket may be both none_fits and multi_fit (the invariant Floors checks): a floor on
+        the best raw score is kept at or under multi_fit (none_fits then needs every raw score
+        under it, multi_fit two at or over multi_fit); a floor on the fit score is in other
+        units, and ``decide_axis`` keeps the two apart itself."""
+        if self.none_fits_floor is None:
+            return floors
+        floor = self.none_fits_floor
+        if not self.none_fits_labels:
+            floor = min(floor, floors.multi_fit)
+        return floors.model_copy(update={"none_fits": floor})
 
 
 class CalibrationFile(BaseModel):

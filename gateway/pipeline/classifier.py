@@ -9,11 +9,16 @@ from collections.abc import Callable, Sequence
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, SkipValidation
 
-from gateway.config import Settings
+from gateway.config import Floors, Settings
 from gateway.errors import GatewayError
 from gateway.language import LanguageDetector, NullDetector
 from gateway.pipeline.batching import Lanes
-from gateway.pipeline.calibration import CalibrationFinder, CalibrationKey, CalibrationStore
+from gateway.pipeline.calibration import (
+    Calibration,
+    CalibrationFinder,
+    CalibrationKey,
+    CalibrationStore,
+)
 from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
 from gateway.pipeline.heads import Heads
 from gateway.pipeline.hierarchy import decide_tree
@@ -180,9 +185,10 @@ class Classifier:
 
     def _calibrated(
         self, rubric: RubricSet, axis: str, result: ScoreResult
-    ) -> tuple[AxisScores, Thresholds, str | None]:
+    ) -> tuple[AxisScores, Thresholds, Floors, Calibration | None]:
         """Apply a stored calibration (``rubric calibrate``) after the cache, so refitting
-        takes effect without busting cached results."""
+        takes effect without busting cached results; its none_fits floor, where fitted,
+        replaces the deployment's."""
         scored = result.axes[axis]
         # a trained head answers with thresholds fitted on its own cross-validated predictions
         thresholds = result.thresholds.get(axis) or rubric.thresholds_for(axis)
@@ -193,8 +199,8 @@ class Classifier:
             else None
         )
         if cal is None:
-            return scored, thresholds, None
-        return (*cal.applied(scored, thresholds), cal.id)
+            return scored, thresholds, self.floors, None
+        return (*cal.applied(scored, thresholds), cal.floors_for(self.floors), cal)
 
     @staticmethod
     def _calibration_key(rubric: RubricSet, axis: str, result: ScoreResult) -> CalibrationKey:
@@ -205,20 +211,23 @@ class Classifier:
     def _respond(self, item: _Prepared, result: ScoreResult, started: float) -> ClassifyResponse:
         rubric = item.rubric
         calibrated = {axis: self._calibrated(rubric, axis, result) for axis in item.axes}
-        calibration = {axis: c[2] for axis, c in calibrated.items() if c[2] is not None}
+        calibration = {axis: c[3].id for axis, c in calibrated.items() if c[3] is not None}
 
         def decide(flags: list[Flag]) -> dict[str, AxisResult]:
             def one(axis: str, scored: AxisScores, thresholds: Thresholds) -> AxisResult:
+                _, _, floors, cal = calibrated[axis]
+                fit = cal.fit_score(scored.raw) if cal is not None else None
                 return item.language.axis(
                     decide_axis(
-                        axis, scored, thresholds, self.floors, flags, fallback=result.fallback
+                        axis, scored, thresholds, floors, flags, fallback=result.fallback, fit=fit
                     )
                 )
 
             # a child axis is answered within the label its parent chose (pipeline/hierarchy.py)
             forced = {axis for flag in flags for axis in flag.forced}
             tree = {
-                axis: (scored, thresholds) for axis, (scored, thresholds, _) in calibrated.items()
+                axis: (scored, thresholds)
+                for axis, (scored, thresholds, _, _) in calibrated.items()
             }
             return decide_tree(rubric, tree, one, forced)
 

@@ -45,16 +45,29 @@ def decide_axis(
     flags: Sequence[Flag] = (),
     *,
     fallback: bool = False,
+    fit: float | None = None,
 ) -> AxisResult:
     """One axis' result. An axis the embedded model answered during a provider outage
     (``fallback``) is marked so and never auto-routed, whatever its scores or rules say: every
-    axis of such an answer is routed as a fallback, not only the primary one."""
+    axis of such an answer is routed as a fallback, not only the primary one.
+
+    No label fits when ``fit``, the none_fits signal a calibration scored the axis with
+    (``Calibration.fit_score``), is under the none_fits floor and no raw score reaches
+    multi_fit; without one, when every raw score is under the floor. Either way no axis is
+    both none_fits and multi_fit."""
     scores = scored.scores
     raw = scored.raw
     top = top_label(scores)
     confidence = scores[top]
     passing = [name for name, value in raw.items() if value >= floors.multi_fit]
-    none_fits = all(value < floors.none_fits for value in raw.values())
+    if fit is None:
+        none_fits = all(value < floors.none_fits for value in raw.values())
+        unfit = f"every raw score < {floors.none_fits:.2f}"
+    else:
+        # a label at multi_fit matches as well as a typical right answer: it fits, whatever
+        # its traffic (rare: the fit score lifts a label that sits over its traffic's mean)
+        none_fits = fit < floors.none_fits and not passing
+        unfit = f"fit score {fit:.2f} < {floors.none_fits:.2f}"
     multi_fit = len(passing) >= 2
     labels = sorted(passing, key=lambda n: raw[n], reverse=True)
 
@@ -73,7 +86,7 @@ def decide_axis(
         reason = f"rule {cite(forced)} {verb} {axis}={top}"
     elif none_fits:
         decision = "manual"
-        reason = f"no label fits: every raw score < {floors.none_fits:.2f}"
+        reason = f"no label fits: {unfit}"
     elif confidence >= thresholds.auto_route and not multi_fit:
         decision = "auto_route"
         reason = f"top score {confidence:.2f} ≥ auto_route {thresholds.auto_route:.2f}"

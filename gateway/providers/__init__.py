@@ -6,7 +6,7 @@
     retry          a request's budget and the tenacity retry policy
     structured     structured-output mode per model, max_tokens from the schema, re-ask messages
     health         ProviderHealth: reachability from calls and a GET /models probe
-    results        Structured, LogprobCompletion, TokenLogprob
+    results        Structured, LogprobCompletion, TokenLogprob, TokenPosition
     observer       ProviderObserver: where provider events go (metrics)
     tuning         configure_libraries(): litellm and instructor set up at start-up
     prompts        versioned templates, loading and compiling
@@ -39,7 +39,12 @@ if TYPE_CHECKING:
         parse_ref,
     )
     from gateway.providers.response_spec import RATIONALE_MAX_CHARS, ResponseShape, ResponseSpec
-    from gateway.providers.results import LogprobCompletion, Structured, TokenLogprob
+    from gateway.providers.results import (
+        LogprobCompletion,
+        Structured,
+        TokenLogprob,
+        TokenPosition,
+    )
     from gateway.providers.structured import correction, output_token_budget, resolve_mode
     from gateway.providers.tuning import configure_libraries
     from gateway.providers.views import (
@@ -68,7 +73,7 @@ _WHERE = {
         "parse_ref",
     ),
     "response_spec": ("RATIONALE_MAX_CHARS", "ResponseShape", "ResponseSpec"),
-    "results": ("LogprobCompletion", "Structured", "TokenLogprob"),
+    "results": ("LogprobCompletion", "Structured", "TokenLogprob", "TokenPosition"),
     "structured": ("correction", "output_token_budget", "resolve_mode"),
     "tuning": ("configure_libraries",),
     "views": ("LABEL_CODES", "AxisView", "LabelView", "RubricView", "axis_views", "safe_keys"),
@@ -97,6 +102,7 @@ __all__ = [
     "RubricView",
     "Structured",
     "TokenLogprob",
+    "TokenPosition",
     "available_prompts",
     "axis_views",
     "configure_libraries",

@@ -36,7 +36,13 @@ from gateway.providers.faults import INVALID_OUTPUT, DeadlineError
 from gateway.providers.health import ProviderHealth
 from gateway.providers.observer import NullObserver, ProviderObserver
 from gateway.providers.prompts import ChatMessage
-from gateway.providers.results import LogprobCompletion, Structured, first_token_alternatives
+from gateway.providers.results import (
+    LogprobCompletion,
+    Structured,
+    first_token_alternatives,
+    is_legacy_logprobs,
+    token_positions,
+)
 from gateway.providers.retry import RequestBudget, current_request
 from gateway.providers.structured import (
     answer_text,
@@ -141,11 +147,14 @@ class ProviderClient:
         max_reasks: int,
         max_tokens: int | None = None,
         model: str | None = None,
+        top_logprobs: int | None = None,
     ) -> Structured[M]:
         """A validated ``response_model`` instance; invalid output is re-asked up to max_reasks.
 
         ``max_tokens``: the bound on each answer; default ``structured_max_tokens``, else one
-        derived from the response model's schema.
+        derived from the response model's schema. ``top_logprobs``: also ask for each token's
+        log-probability and that many alternatives (not sent to a model that litellm says has
+        none); ``Structured.tokens`` carries them where the provider returned them.
         """
         limit = (
             max_tokens or self.config.structured_max_tokens or self._token_budget(response_model)
@@ -159,13 +168,15 @@ class ProviderClient:
                 for attempt in range(1, attempts + 1):
                     answering = request.answered_by or request.models[0]
                     mode = self.structured_mode(answering)
+                    extra = self._logprob_args(answering, top_logprobs)
                     try:
-                        value = await self._instructors[mode].create(
+                        value, completion = await self._instructors[mode].create_with_completion(
                             response_model=response_model,
                             messages=[*(m.model_dump() for m in messages), *follow_up],  # type: ignore[list-item]
                             max_retries=0,  # one attempt: re-asks are this loop's
                             model=answering,
                             max_tokens=limit,
+                            **extra,
                         )
                     except InstructorRetryException as exc:
                         invalid = self._invalid_output(exc)
@@ -182,6 +193,8 @@ class ProviderClient:
                         usage=request.usage(),
                         calls=request.calls,
                         mode=mode,
+                        content=answer_text(completion),
+                        tokens=token_positions(completion) if extra else None,
                     )
             log.warning(
                 "structured output invalid after %d attempt(s) (model=%s)",
@@ -233,9 +246,15 @@ class ProviderClient:
         return LogprobCompletion(
             content=content,
             top_logprobs=top,
+            legacy_logprobs=is_legacy_logprobs(response),
             model=request.answered_by or request.models[0],
             usage=request.usage(),
         )
+
+    def _logprob_args(self, model: str, top_logprobs: int | None) -> dict[str, Any]:
+        if not top_logprobs or self.supports_logprobs(model) is False:
+            return {}
+        return {"logprobs": True, "top_logprobs": min(top_logprobs, 20)}  # 20: OpenAI's most
 
     def _token_budget(self, response_model: type[BaseModel]) -> int:
         """``output_token_budget`` of the model's schema, worked out once per model class."""

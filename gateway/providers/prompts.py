@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -223,8 +224,11 @@ class Prompt:
         user = self._render_block("user", context)
         return CompiledPrompt(ref=self.ref, messages=(system, user), spec=spec)
 
-    def render_label_code(self, rubric: RubricSet, axis: str, text: str) -> tuple[ChatMessage, ...]:
-        """Messages for a label_code prompt: one axis, labels coded A, B, C..."""
+    def render_label_code(
+        self, rubric: RubricSet, axis: str, text: str, order: Sequence[int] | None = None
+    ) -> tuple[ChatMessage, ...]:
+        """Messages for a label_code prompt: one axis, labels coded A, B, C... in rubric order,
+        or listed in ``order`` (indexes into the axis' labels) and coded A, B, C... in that one."""
         if self.kind != "label_code":
             raise ConfigError(f"prompt {self.ref.id} is a {self.kind} prompt, not label_code")
         (view,) = axis_views(rubric, [axis])
@@ -233,6 +237,12 @@ class Prompt:
                 f"the logprob scorer supports at most {len(LABEL_CODES)} labels per axis; "
                 f"axis {axis!r} has {len(view.labels)}"
             )
+        if order is not None:
+            labels = tuple(
+                view.labels[i].model_copy(update={"code": LABEL_CODES[n]})
+                for n, i in enumerate(order)
+            )
+            view = view.model_copy(update={"labels": labels})
         return self.render(
             rubric=RubricView(name=rubric.name, description=rubric.description),
             axis=view,

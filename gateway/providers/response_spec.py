@@ -106,6 +106,11 @@ class ResponseSpec:
             **axis_fields,
         )
 
+    @property
+    def shape_has_choice(self) -> bool:
+        """Whether answers name a chosen label per axis (whose logprobs the scorer can read)."""
+        return self.shape == "rationale_choice_probabilities"
+
     def probabilities(self, answer: BaseModel) -> dict[str, dict[str, float]]:
         """Axis name → label name → P(yes), from a validated answer."""
         if not isinstance(answer, self.model):

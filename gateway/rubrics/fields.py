@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 PRIMARY_AXIS = "category"
+
+# Signals: an axis answered on the embedded path by a packaged trained head (gateway/models/),
+# not by its labels' questions (which the LLM scorers still answer). Its labels are the head's.
+Signal = Literal["sentiment"]
+SIGNAL_LABELS: dict[str, tuple[str, ...]] = {"sentiment": ("negative", "neutral", "positive")}
 
 # A path into a rubric document: keys and list indexes, as pydantic reports error locations.
 Loc = tuple[str | int, ...]

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from gateway.errors import LabelsInvalidError
-from gateway.rubrics.fields import PRIMARY_AXIS, Loc, Name, NonEmpty
+from gateway.rubrics.fields import PRIMARY_AXIS, SIGNAL_LABELS, Loc, Name, NonEmpty, Signal
 from gateway.rubrics.fields import Strict as _Strict
 from gateway.rubrics.hierarchy import hierarchy_problems, with_parents
 from gateway.rubrics.languages import LanguagePolicy
@@ -59,6 +59,9 @@ class Axis(_Strict):
     thresholds: Thresholds | None = None
     # the axis this one refines: answered among the children of the label it chose
     parent: Name | None = Field(None, exclude_if=lambda v: v is None)
+    # answered by a packaged head on the embedded path (fields.SIGNAL_LABELS); unset: out of
+    # the dump, as ``parent``
+    signal: Signal | None = Field(None, exclude_if=lambda v: v is None)
     labels: tuple[Label, ...] = Field(min_length=2)
 
     @field_validator("labels")
@@ -70,6 +73,17 @@ class Axis(_Strict):
                 raise ValueError(f"duplicate label name {label.name!r}")
             seen.add(label.name)
         return labels
+
+    @model_validator(mode="after")
+    def _signal_labels(self) -> Axis:
+        if self.signal is not None:
+            wanted = SIGNAL_LABELS[self.signal]
+            if sorted(self.names) != sorted(wanted):
+                raise ValueError(
+                    f"signal {self.signal}: its labels must be {', '.join(wanted)} (the packaged "
+                    f"head's), got {', '.join(self.names)}"
+                )
+        return self
 
     @property
     def names(self) -> list[str]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the type only: building a provider client imports litellm
 from gateway.scoring.base import Checkable, Scorer
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.local import LocalScorer
+from gateway.scoring.signals import load_signal_heads
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def build_local_scorer(settings: LocalSettings) -> LocalScorer:
         spin=settings.spin,
         recent=settings.recent_embeddings,
     )
-    return LocalScorer(encoder, settings)
+    return LocalScorer(encoder, settings, signals=load_signal_heads(encoder.sha256))
 
 
 def build_scorer(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import anyio.to_thread
@@ -27,6 +27,8 @@ from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
 from gateway.scoring.distribution import logistic, softmax
 from gateway.scoring.encoder import Encoder, Matrix
 from gateway.scoring.frames import topic_of
+from gateway.scoring.head import TrainedHead
+from gateway.scoring.signals import signal_axes, signal_scores, signal_thresholds
 from gateway.scoring.windows import WindowPlan, label_token_weights, plan_windows
 
 TextKind = Literal["topic", "name", "example"]
@@ -60,9 +62,17 @@ class LocalScorer:
 
     name = "local"
 
-    def __init__(self, encoder: Encoder, params: LocalSettings, cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        params: LocalSettings,
+        cache_size: int = 64,
+        signals: Mapping[str, TrainedHead] | None = None,
+    ) -> None:
         self._encoder = encoder
         self.params = params
+        # packaged heads (signals.py) answering the axes that ask for them, by signal
+        self._signals = dict(signals or {})
         self._indexes: OrderedDict[str, dict[str, _AxisIndex]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -82,7 +92,15 @@ class LocalScorer:
 
     @property
     def fingerprint(self) -> str:
-        return config_fingerprint(self.params.fingerprint_fields())
+        heads = {name: head.meta.weights_sha256 for name, head in sorted(self._signals.items())}
+        fields = self.params.fingerprint_fields()
+        # a cached answer is the answer of these heads too (unchanged without any)
+        return config_fingerprint({**fields, "signals": heads} if heads else fields)
+
+    @property
+    def signals(self) -> dict[str, TrainedHead]:
+        """The packaged heads it serves, by signal name."""
+        return dict(self._signals)
 
     @property
     def batches(self) -> bool:
@@ -127,7 +145,7 @@ class LocalScorer:
     def similarities(self, texts: Sequence[str], rubric: RubricSet, axis: str) -> Matrix:
         """Cosine of each text to each label of an axis (best match over the label's texts;
         for a long ticket, over its windows read)."""
-        cos, _, _ = self._similarities(texts, rubric, [axis])
+        cos, _, _, _ = self._similarities(texts, rubric, [axis])
         return cos[axis]
 
     def label_cosines(self, vectors: Matrix, rubric: RubricSet, axis: str) -> Matrix:
@@ -160,10 +178,10 @@ class LocalScorer:
 
     def _similarities(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
-    ) -> tuple[dict[str, Matrix], dict[str, list[Evidence]], list[WindowPlan | None]]:
-        """Per axis, each text's best cosine to each label, and what matched its top label.
-        A long ticket's windows are embedded in one batch with the short tickets and scored
-        each; its label's similarity is the best window's."""
+    ) -> tuple[dict[str, Matrix], dict[str, list[Evidence]], list[WindowPlan | None], list[Matrix]]:
+        """Per axis, each text's best cosine to each label, and what matched its top label;
+        and each text's embedded rows. A long ticket's windows are embedded in one batch with
+        the short tickets and scored each; its label's similarity is the best window's."""
         index = self._index(rubric)
         plans = self._plans(texts, [index[a] for a in axes])
         short = [t for t, plan in zip(texts, plans, strict=True) if plan is None]
@@ -192,20 +210,26 @@ class LocalScorer:
                 _evidence(ix, pair[span], plan is not None)
                 for span, plan in zip(spans, plans, strict=True)
             ]
-        return cosines, evidence, plans
+        return cosines, evidence, plans, [rows[span] for span in spans]
 
     def score_sync(
         self, texts: Sequence[str], rubric: RubricSet, axes: Sequence[str]
     ) -> list[ScoreResult]:
         if not texts:
             return []
-        cos, evidence, plans = self._similarities(texts, rubric, axes)
+        cos, evidence, plans, rows = self._similarities(texts, rubric, axes)
         names = {axis: self._index(rubric)[axis].names for axis in axes}
+        by_head = signal_axes(rubric, list(axes), self._signals)
+        thresholds = signal_thresholds(rubric, by_head, self._signals)
         p = self.params
         results = []
         for row, plan in enumerate(plans):
             scored = {}
             for axis in axes:
+                signal = rubric.axes[axis].signal
+                if axis in by_head and signal is not None:
+                    scored[axis] = signal_scores(self._signals[signal], rows[row], names[axis])
+                    continue
                 sims = cos[axis][row].astype(np.float64)
                 raw = logistic(p.raw_scale * (sims - p.raw_center))
                 dist = softmax(sims / p.temperature)
@@ -220,6 +244,7 @@ class LocalScorer:
                     scorer=self.name,
                     model=self.model,
                     reading=None if plan is None else plan.reading,
+                    thresholds=thresholds,
                 )
             )
         return results

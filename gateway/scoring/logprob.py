@@ -6,7 +6,13 @@ asks for the letter alone. The first generated token's ``top_logprobs`` give eac
 probability; the distribution is their softmax over the codes. A code missing from the top-k is
 at most as likely as the least likely token shown and shares what mass the top-k leaves; it gets
 that floor rather than zero. Better calibrated than asking for numbers, but only where the
-provider returns logprobs: ``check()`` refuses other models at start-up.
+provider returns logprobs in the chat format (``logprobs.content``): ``check()`` refuses other
+models at start-up, a server answering in the legacy completions format among them.
+
+Letters carry a bias of their own (small models favour "B" whatever it codes). With
+``orders`` > 1 each axis is asked in that many label orders, cyclic shifts of the rubric order
+so that each label gets a different letter in each, and a label's probability is its mean over
+the orders: a letter's pull is then spread over the labels instead of given to one.
 """
 
 from __future__ import annotations
@@ -30,6 +36,16 @@ _PROBE = (
     ChatMessage(role="system", content="Answer with the single letter A."),
     ChatMessage(role="user", content="Which letter comes first in the alphabet, A or B?"),
 )
+_LEGACY = (
+    "returned logprobs in the legacy completions format (choices[0].logprobs.tokens / "
+    "top_logprobs dicts), not chat's logprobs.content, so none that the scorer can read"
+)
+
+
+def label_orders(n: int, orders: int) -> list[list[int]]:
+    """``orders`` cyclic shifts of ``range(n)``, spread evenly (fewer if n is smaller)."""
+    shifts = sorted({round(j * n / orders) % n for j in range(orders)}) if n else [0]
+    return [[(i + shift) % n for i in range(n)] for shift in shifts]
 
 
 def code_distribution(top: Sequence[TokenLogprob], codes: Sequence[str]) -> dict[str, float] | None:
@@ -67,9 +83,13 @@ class LogprobScorer(ProviderScorer):
         concurrency: int | asyncio.Semaphore = 32,
         top_logprobs: int = 20,
         model: str | None = None,
+        orders: int = 1,
     ) -> None:
         super().__init__(client, prompt, concurrency=concurrency, model=model)
+        if orders < 1:
+            raise ValueError("orders must be at least 1")
         self._top_logprobs = top_logprobs  # 20 is OpenAI's maximum
+        self._orders = orders
 
     @property
     def fingerprint(self) -> str:
@@ -80,6 +100,7 @@ class LogprobScorer(ProviderScorer):
                 "top_logprobs": self._top_logprobs,
                 "min_probability": MIN_PROBABILITY,
                 "temperature": 0,
+                **({"orders": self._orders} if self._orders > 1 else {}),
             }
         )
 
@@ -93,6 +114,7 @@ class LogprobScorer(ProviderScorer):
             concurrency=self._semaphore,
             top_logprobs=self._top_logprobs,
             model=model or self._model,
+            orders=self._orders,
         )
 
     async def check(self) -> None:
@@ -112,6 +134,8 @@ class LogprobScorer(ProviderScorer):
             raise ConfigError(
                 f"logprob check of model {self.model!r} failed: {exc.message}"
             ) from None
+        if reply.legacy_logprobs:
+            raise ConfigError(f"model {self.model!r} {_LEGACY}: {hint}")
         if not reply.top_logprobs:
             raise ConfigError(
                 f"model {self.model!r} returned no logprobs for a test prompt; "
@@ -138,8 +162,26 @@ class LogprobScorer(ProviderScorer):
     async def _score_axis(
         self, text: str, rubric: RubricSet, axis: str
     ) -> tuple[AxisScores, Usage, str]:
-        messages = self._prompt.render_label_code(rubric, axis, text)
         names = rubric.axes[axis].names
+        orders = label_orders(len(names), self._orders) if self._orders > 1 else [None]
+        asked = await gather_or_cancel(
+            self._score_order(text, rubric, axis, order) for order in orders
+        )
+        by_label = {name: sum(d[name] for d, _, _ in asked) / len(asked) for name in names}
+        usage = Usage(
+            prompt_tokens=sum(u.prompt_tokens for _, u, _ in asked),
+            completion_tokens=sum(u.completion_tokens for _, u, _ in asked),
+            cost_usd=sum(u.cost_usd for _, u, _ in asked),
+        )
+        return AxisScores(raw=by_label, scores=dict(by_label)), usage, asked[0][2]
+
+    async def _score_order(
+        self, text: str, rubric: RubricSet, axis: str, order: list[int] | None
+    ) -> tuple[dict[str, float], Usage, str]:
+        """One call: the axis' labels listed in ``order`` (None: rubric order)."""
+        messages = self._prompt.render_label_code(rubric, axis, text, order)
+        names = rubric.axes[axis].names
+        listed = [names[i] for i in order] if order is not None else list(names)
         codes = list(LABEL_CODES[: len(names)])
         async with self._semaphore:
             reply = await self._client.logprobs(
@@ -150,9 +192,11 @@ class LogprobScorer(ProviderScorer):
             )
         distribution = code_distribution(reply.top_logprobs, codes)
         if distribution is None:
+            if reply.legacy_logprobs:
+                raise ProviderError(f"model {reply.model!r} {_LEGACY} (axis {axis!r})")
             raise ProviderError(
                 f"model {reply.model!r} answered no label code among its top tokens "
                 f"(axis {axis!r}; {len(reply.top_logprobs)} alternatives returned)"
             )
-        by_label = {name: distribution[code] for name, code in zip(names, codes, strict=True)}
-        return AxisScores(raw=by_label, scores=dict(by_label)), reply.usage, reply.model
+        by_label = {name: distribution[code] for name, code in zip(listed, codes, strict=True)}
+        return by_label, reply.usage, reply.model

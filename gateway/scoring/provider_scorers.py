@@ -82,7 +82,12 @@ def build_logprob(
         if configured.kind == "label_code"
         else _prompt(DEFAULT_LABEL_CODE_PROMPT, settings)
     )
-    scorer = LogprobScorer(client, prompt, concurrency=settings.scoring.concurrency)
+    scorer = LogprobScorer(
+        client,
+        prompt,
+        concurrency=settings.scoring.concurrency,
+        orders=settings.scoring.logprob_orders,
+    )
     return _with_local_fallback(settings, scorer, local, observer)
 
 

@@ -1,8 +1,9 @@
 """``POST /webhooks/{helpdesk}/{connection}``: helpdesk webhooks in (DESIGN.md §3).
 
 Who may call it: the helpdesk, proven by its signature (or, Freshdesk, its secret); API keys do
-not apply. The route verifies, reads the event and queues a job in the store: it answers within
-a second and does the work in the background (``gateway.connectors``' worker). 401 on a bad
+not apply. The route verifies, reads the event and queues a job (the store's queue, or Redis'
+with ``GATEWAY_REDIS_URL``, the store's while Redis is down): it answers within a second and
+does the work in the background (``gateway.connectors``' worker). 401 on a bad
 signature, and nothing is queued; a replayed webhook answers 200 ``duplicate``.
 """
 

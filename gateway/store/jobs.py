@@ -6,7 +6,8 @@ ones whose lease ran out (their worker died between accept and write-back). Post
 the chosen rows (``FOR UPDATE SKIP LOCKED``), so two replicas never claim one job; SQLite's
 writers run one at a time (``BEGIN IMMEDIATE``). A job that fails is rescheduled with the delay
 its worker asks for, or kept as ``failed`` (listed by ``rubric jobs``, retried by hand): never
-deleted. Only the lease holder may finish or fail a job.
+deleted. Only the lease holder may finish or fail a job; while it runs, its worker renews the
+lease (``renew_job``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,18 @@ class JobQueue(Transactions):
                 row.updated_at = now
             session.flush()
             return [job_record(row) for row in rows]
+
+    def renew_job(self, job_id: int, *, worker: str, lease_s: float) -> bool:
+        """Extend a running job's lease (its worker's heartbeat), so a job slower than one lease
+        is not claimed by a second worker; False when ``worker`` no longer holds it."""
+        now = self._clock()
+        statement = (
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state == "running", JobRow.lease_owner == worker)
+            .values(lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+        )
+        with self._tx() as session:
+            return bool(session.connection().execute(statement).rowcount)
 
     def finish_job(
         self,

@@ -164,6 +164,14 @@ class ReviewQueue(Transactions):
         with self._tx(write=False) as session:
             return session.scalar(query) or 0
 
+    def waiting_texts(self, *, rubric: str, axis: str, limit: int = 20_000) -> list[str]:
+        """Texts of the newest ``limit`` items waiting for a label on their primary axis
+        ``axis`` (the unlabelled tickets a head self-trains on; redacted, as stored)."""
+        where = [*self._waiting(rubric, None), ItemRow.axis == axis, ItemRow.text.is_not(None)]
+        query = select(ItemRow.text).where(*where).order_by(ItemRow.id.desc()).limit(limit)
+        with self._tx(write=False) as session:
+            return [text for text in session.scalars(query) if text]
+
     def reprioritise(
         self,
         *,

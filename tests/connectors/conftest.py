@@ -37,7 +37,10 @@ def make_gateway(
 
     @contextmanager
     def make(
-        connections: list[dict[str, Any]], database_url: str | None = None, **connectors: Any
+        connections: list[dict[str, Any]],
+        database_url: str | None = None,
+        redis: dict[str, Any] | None = None,
+        **connectors: Any,
     ) -> Iterator[Gateway]:
         path = tmp_path / "connections.yaml"
         path.write_text(yaml.safe_dump({"connections": connections}))
@@ -45,6 +48,7 @@ def make_gateway(
             cache={"dir": tmp_path / "cache"},
             rubrics={"dir": PROJECT_ROOT / "rubrics"},
             store={"data_dir": tmp_path / "data", "database_url": database_url},
+            redis=redis or {},
             connectors={
                 "connections_file": path,
                 "poll_s": 0.05,

@@ -38,7 +38,9 @@ class FakeHelpScout(FakeServer):
             Route("/v2/conversations/{id}/notes", self._note, methods=["POST"]),
         ]
 
-    def add_conversation(self, cid: str, subject: str, body: str) -> None:
+    def add_conversation(
+        self, cid: str, subject: str, body: str, fields: list[dict[str, Any]] | None = None
+    ) -> None:
         self.tickets[cid] = {
             "id": int(cid),
             "number": 3000 + int(cid),
@@ -47,7 +49,7 @@ class FakeHelpScout(FakeServer):
             "subject": subject,
             "preview": body[:60],
             "tags": [],
-            "customFields": [],
+            "customFields": fields or [],
             "userUpdatedAt": "2025-01-08T10:12:07Z",
             "_embedded": {"threads": [{"id": 1, "type": "customer", "body": f"<p>{body}</p>"}]},
         }
@@ -82,12 +84,24 @@ class FakeHelpScout(FakeServer):
         if fault is not None:
             return fault
         c = self.tickets[request.path_params["id"]]
+        # the whole state: a field not in the list is removed (as Help Scout documents)
+        known = {f["id"]: f for f in c["customFields"]}
         c["customFields"] = [
-            {"id": f["id"], "name": "Category", "value": f["value"], "text": f["value"]}
-            for f in call.body["fields"]
+            _field(known.get(f["id"]), f["id"], f["value"]) for f in call.body["fields"]
         ]
         return Response(status_code=204)
 
     async def _note(self, request: Request) -> Response:
         _, fault = await self.record(request)
         return fault or Response(status_code=201)
+
+
+def _field(before: dict[str, Any] | None, fid: int, value: str) -> dict[str, Any]:
+    """A custom field as Help Scout returns it; an unchanged one keeps its display text."""
+    same = before is not None and before["value"] == value
+    return {
+        "id": fid,
+        "name": before["name"] if before else f"Field {fid}",
+        "value": value,
+        "text": before["text"] if same and before else value,
+    }

@@ -58,6 +58,7 @@ class FakeIntercom(FakeServer):
     def routes(self) -> list[Route]:
         return [
             Route("/conversations/{id}", self._conversation, methods=["GET"]),
+            Route("/conversations/{id}", self._update, methods=["PUT"]),
             Route("/conversations/{id}/tags", self._attach, methods=["POST"]),
             Route("/conversations/{id}/reply", self._reply, methods=["POST"]),
             Route("/conversations/{id}/parts", self._reply, methods=["POST"]),
@@ -70,6 +71,7 @@ class FakeIntercom(FakeServer):
             "id": cid,
             "source": {"type": "conversation", "subject": subject, "body": f"<p>{body}</p>"},
             "tags": {"type": "tag.list", "tags": []},
+            "custom_attributes": {},
             "parts": [],
             "updated_at": int(time.time()),
         }
@@ -90,6 +92,15 @@ class FakeIntercom(FakeServer):
             return fault
         c = self.tickets.get(request.path_params["id"])
         return JSONResponse(c) if c else JSONResponse({"type": "error.list"}, 404)
+
+    async def _update(self, request: Request) -> Response:
+        """Update a conversation: ``custom_attributes`` are merged into the conversation's."""
+        call, fault = await self.record(request)
+        if fault is not None:
+            return fault
+        c = self.tickets[request.path_params["id"]]
+        c["custom_attributes"].update(call.body.get("custom_attributes") or {})
+        return JSONResponse(c)
 
     async def _tag(self, request: Request) -> Response:
         call, fault = await self.record(request)

@@ -58,3 +58,20 @@ def test_yaml_errors_and_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"c.yaml:3: \(yaml\)"):
         parse_connections("connections:\n  - name: [unclosed\n", "c.yaml", ENV)
     assert load_connections(tmp_path / "absent.yaml") == {}
+
+
+def test_help_scout_fields_are_numeric_ids_and_its_priority_needs_a_field() -> None:
+    helpscout = GOOD.replace("helpdesk: zendesk", "helpdesk: helpscout")
+    bad_id = helpscout + "    category_field: Category\n"
+    with pytest.raises(ConfigError) as info:
+        parse_connections(bad_id, "connections.yaml", ENV)
+    assert info.value.message == (
+        "connections.yaml:8: connections[0].category_field: a Help Scout custom field id is a number"
+    )
+    no_field = helpscout + "    priorities: {high: '402'}\n"
+    with pytest.raises(ConfigError, match=r"connections.yaml:8: connections\[0\].priorities: "):
+        parse_connections(no_field, "connections.yaml", ENV)
+    linked = parse_connections(no_field + "    priority_field: '78'\n", "connections.yaml", ENV)
+    assert linked[("helpscout", "acme")].config.priority_field == "78"
+    # elsewhere a field is named as the helpdesk names it
+    assert parse_connections(GOOD + "    category_field: issue_type\n", "c.yaml", ENV)

@@ -24,7 +24,9 @@ def helpscout() -> Iterator[FakeHelpScout]:
             "6",
             "Charged twice",
             "I was charged twice this month for my subscription, please refund the duplicate "
-            "charge on my credit card invoice.",
+            "charge on my credit card invoice as soon as possible.",
+            # a field the team set before us: writing ours must not remove it
+            fields=[{"id": 12, "name": "Region", "value": "31", "text": "EU"}],
         )
         yield fake
 
@@ -52,15 +54,35 @@ def test_draft_then_agent_tag_is_a_correction(helpscout: FakeHelpScout, make_gat
         assert (label.label, label.source, label.predicted) == ("returns", "helpdesk", "shipping")
 
 
-def test_auto_mode_sets_the_category_field(helpscout: FakeHelpScout, make_gateway) -> None:
-    conn = [connection("mailbox", "helpscout", helpscout.url, mode="auto", category_field="77")]
+def test_auto_mode_sets_the_category_and_priority_fields_keeping_the_others(
+    helpscout: FakeHelpScout, make_gateway
+) -> None:
+    conn = [
+        connection(
+            "mailbox",
+            "helpscout",
+            helpscout.url,
+            mode="auto",
+            category_field="77",
+            priority_field="78",
+            priorities={"critical": "401", "high": "402", "normal": "403", "low": "404"},
+        )
+    ]
     with make_gateway(conn) as gw:
         body = helpscout.webhook_body("6")
         assert gw.post(HOOK, body, signed(body, SECRET)).status_code == 202
         wait_until(lambda: helpscout.writes() and gw.settled())
         [fields] = helpscout.writes()
         assert fields.path == "/v2/conversations/6/fields"
-        assert fields.body == {"fields": [{"id": 77, "value": "billing"}]}
+        # the whole list (Help Scout removes a field left out): the team's Region kept, by value
+        assert fields.body == {
+            "fields": [
+                {"id": 12, "value": "31"},
+                {"id": 77, "value": "billing"},
+                {"id": 78, "value": "402"},  # "as soon as possible": the urgency rule's high
+            ]
+        }
+        assert {f["id"] for f in helpscout.tickets["6"]["customFields"]} == {12, 77, 78}
         # our own field change comes back: no correction
         again = helpscout.webhook_body("6")
         gw.post(HOOK, again, signed(again, SECRET, "convo.custom-fields"))

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.config import ConnectorSettings
 from gateway.connectors import JobWorker
+from gateway.connectors.queue import StoreJobs
 from gateway.errors import HelpdeskUnavailableError, StoreUnavailableError
 from gateway.store import JobData, JobRecord, NewJob, Store, open_store
 
@@ -47,7 +48,7 @@ async def test_a_store_outage_and_a_helpdesk_outage_are_retried(tmp_path: Path) 
     job, _ = store.enqueue(new)
     settings = ConnectorSettings(poll_s=0.05, backoff_s=0.1)
     runner = Runner()
-    worker = JobWorker(store, runner, settings)
+    worker = JobWorker(StoreJobs(store), runner, settings)
     worker.start()
     try:
         for _ in range(200):
@@ -78,7 +79,7 @@ async def test_an_unexpected_error_keeps_the_job_failed_and_logs_no_message(
     job, _ = store.enqueue(
         NewJob(key="k", kind="event", helpdesk="zendesk", connection="c", ticket_id="1")
     )
-    worker = JobWorker(store, Buggy(), ConnectorSettings(poll_s=0.05, backoff_s=0.1))
+    worker = JobWorker(StoreJobs(store), Buggy(), ConnectorSettings(poll_s=0.05, backoff_s=0.1))
     with caplog.at_level(logging.DEBUG):
         worker.start()
         try:

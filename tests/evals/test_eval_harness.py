@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from support.eval_fakes import RUBRIC, FakeClassifier, fake_factory, write_tiny_suite
+from support.eval_fakes import RUBRIC, FakeClassifier, fake_factory, write_jsonl, write_tiny_suite
 from typer.testing import CliRunner
 
 from gateway.evals import (
@@ -228,6 +228,55 @@ def test_calibrate_writes_beside_rubric_and_eval_applies_it(suite_path: Path) ->
     assert [m.key for m in off.runs] == ["local"]
 
 
+def test_calibrate_fits_the_none_fits_floor_from_in_scope_tickets(suite_path: Path) -> None:
+    # the fake's raw score is keyword hits / 2: 20 in-scope train tickets with two hits (1.0),
+    # four with one (0.5), and out-of-scope ones with none
+    train = [("refund my invoice", "billing")] * 10 + [("broken with an error", "technical")] * 10
+    train += [("log in please", "account")] * 4 + [("sing a song", "oos")] * 3
+    write_jsonl(suite_path.parent.parent.parent.parent / "data" / "tiny" / "train.jsonl", train)
+    loaded = load_suite(suite_path)
+    fake = FakeClassifier()
+    # lift 0: the floor is on the best raw score (the fit score is tested in test_fitting.py)
+    (o,) = calibrate_suite(
+        loaded, fake_factory(fake), EvalOptions(), none_fits_rate=0.2, none_fits_lift=0.0
+    )
+    cal = o.calibration
+    assert cal.none_fits_labels == {}
+    # floor(0.2 * 24) = 4 tickets may fall under it: the fifth-lowest best raw score, 1.0
+    assert (cal.none_fits_floor, cal.none_fits_rate) == (1.0, 0.2)
+    assert o.none_fits_fit is not None
+    assert o.none_fits_fit.in_scope == pytest.approx(4 / 24)
+    assert o.none_fits_fit.out_of_scope == 1.0
+    assert cal.report is not None
+    # held-out (the test split): the deployment's 0.30 flags no in-scope ticket; the fitted
+    # floor, served at multi_fit (0.95), flags the five test tickets with one hit
+    assert (cal.report.none_fits_in_scope_before, cal.report.none_fits_oos_before) == (0.0, 1.0)
+    assert cal.report.none_fits_in_scope_after == pytest.approx(5 / 8)
+    stored = load_calibration(
+        loaded.rubric_path, loaded.rubric.fingerprint, "local", "fake/keywords", None
+    )
+    assert stored == cal
+    report, _ = evaluate_suite(loaded, fake_factory(fake), EvalOptions())
+    plain, calibrated = report.runs
+    assert metric_value(plain, "none_fits_in_scope") == 0.0
+    assert metric_value(calibrated, "none_fits_in_scope") == pytest.approx(5 / 8)
+    assert metric_value(calibrated, "none_fits_oos") == 1.0
+    assert report.calibration is not None
+    assert report.calibration.used[0].none_fits_floor == 1.0
+    # with the default lift, every label's traffic is fitted beside the floor
+    (lifted,) = calibrate_suite(loaded, fake_factory(fake), EvalOptions(), write=False)
+    assert set(lifted.calibration.none_fits_labels) == {"billing", "technical", "account"}
+    assert lifted.calibration.none_fits_floor is not None
+    # rate 0 keeps the deployment's floor
+    (kept,) = calibrate_suite(
+        loaded, fake_factory(fake), EvalOptions(), none_fits_rate=0.0, write=False
+    )
+    assert kept.calibration.none_fits_floor is None
+    assert kept.calibration.none_fits_labels == {}
+    assert kept.calibration.report is not None
+    assert kept.calibration.report.none_fits_in_scope_after == 0.0
+
+
 def test_recommend_thresholds(suite_path: Path) -> None:
     loaded = load_suite(suite_path)
     (advice,) = recommend_thresholds(
@@ -352,6 +401,7 @@ def test_cli_calibrate_and_thresholds(cli: typer.Typer, suite_path: Path) -> Non
     dry = runner.invoke(cli, ["calibrate", str(suite_path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "held-out, after" in dry.output
+    assert "none_fits floor: the deployment's (none fitted)" in dry.output  # 8 in-scope: too few
     assert not suite_path.parent.parent.joinpath("rubrics", "tiny.calibration.json").exists()
     done = runner.invoke(cli, ["calibrate", str(suite_path)])
     assert done.exit_code == 0, done.output

@@ -18,6 +18,7 @@ from gateway.evals import (
     calibrated_predictions,
     decide_prediction,
     prediction_of,
+    uncalibrated_predictions,
 )
 from gateway.pipeline import (
     Calibration,
@@ -178,3 +179,40 @@ async def test_offline_redecision_downgrades_a_fallback_answer_as_the_server_doe
     assert served.calibration == cal.id
     assert (offline.decision, served.decision) == ("review", "review")
     assert healthy_offline.decision == "auto_route"
+
+
+async def test_a_fitted_none_fits_floor_is_applied_offline_as_the_server_applies_it(
+    tmp_path: Path,
+) -> None:
+    classifier, rubric_path, floors = _server(tmp_path)
+    texts = list(CASES)
+    plain = await _classify(classifier, texts)
+    preds = _predictions(texts, plain)
+    # every case but "several fit" (best raw 0.97) and "nothing fits" (0.2) has best raw 0.9
+    cal = _calibration(classifier, rubric_path).model_copy(update={"none_fits_floor": 0.95})
+    save_calibration(rubric_path, cal)
+    served = await _classify(classifier, texts)
+    assert all(r.calibration == cal.id for r in served)
+    offline = calibrated_predictions(
+        preds, LABELS, cal, axis="category", thresholds=THRESHOLDS, floors=floors
+    )
+    assert [p.none_fits for p in offline] == [r.none_fits for r in served]
+    assert [p.decision for p in offline] == [r.decision for r in served]
+    flagged = {t for t, r in zip(texts, served, strict=True) if r.none_fits}
+    assert flagged == set(texts) - {"several fit"}
+    assert {t for t, r in zip(texts, plain, strict=True) if r.none_fits} == {"nothing fits"}
+    by_text = dict(zip(texts, served, strict=True))
+    assert by_text["clear"].decision == "manual"
+    assert "every raw score < 0.95" in by_text["clear"].reason
+    assert by_text["we were hacked"].decision == "escalate"  # a rule still wins
+    # undoing the calibration gives the deployment's floor back
+    undone = uncalibrated_predictions(
+        _predictions(texts, served),
+        LABELS,
+        [cal],
+        axis="category",
+        thresholds=THRESHOLDS,
+        floors=floors,
+    )
+    assert [p.none_fits for p in undone] == [r.none_fits for r in plain]
+    assert [p.decision for p in undone] == [r.decision for r in plain]

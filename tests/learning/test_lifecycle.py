@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from support.settings import make_settings
@@ -29,7 +30,7 @@ from gateway.learning.train import TrainOptions
 from gateway.pipeline import Classifier, build_classifier
 from gateway.rubrics import RubricSet, RubricStore
 from gateway.schemas import ClassifyRequest, ClassifyResponse
-from gateway.scoring import LocalScorer
+from gateway.scoring import LocalScorer, load_head
 from gateway.store import Store, open_store
 
 AXIS = "category"
@@ -296,3 +297,35 @@ def test_a_head_that_would_auto_route_nothing_is_not_promoted(loop: Loop) -> Non
     # the evidence alone would have carried it: forced, it is promoted
     evidence = promote(loop.store, loop.encoder, trained.record.id, rubric, force=True)
     assert evidence is not None and evidence.head_better
+
+
+def test_self_training_reads_the_waiting_tickets_of_the_axis(loop: Loop) -> None:
+    rubric = loop.rubric("support")
+    batch = tickets(3)
+    loop.classify("support", batch)
+    truth = dict(batch)
+    items = loop.store.claim(reviewer="rev", rubric="support", axis=AXIS, limit=14, lease_s=60)
+    for item in items:
+        loop.store.label(
+            item.id, axis=AXIS, label=truth[item.text], who="rev", source="review", reviewer="rev"
+        )
+    labelled = {item.text for item in items}
+    waiting = loop.store.waiting_texts(rubric="support", axis=AXIS)
+    assert sorted(waiting) == sorted(set(truth) - labelled) and len(waiting) == len(batch) - 14
+    assert loop.store.waiting_texts(rubric="support", axis="priority") == []
+    # weak rows: 14 labels need not cover every label
+    plain = TrainOptions(precision_z=0.0)
+    models = loop.models_dir
+    with_waiting = train_from_store(
+        loop.store,
+        loop.encoder,
+        rubric,
+        AXIS,
+        models,
+        plain.model_copy(update={"self_train": True}),
+    )
+    without = train_from_store(loop.store, loop.encoder, rubric, AXIS, models, plain)
+    assert with_waiting.report.labels_used == without.report.labels_used == 14
+    a = load_head(Path(with_waiting.record.path), encoder_sha256=loop.encoder.sha256)
+    b = load_head(Path(without.record.path), encoder_sha256=loop.encoder.sha256)
+    assert not np.allclose(a.coef, b.coef)

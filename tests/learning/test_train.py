@@ -14,6 +14,7 @@ from gateway.learning.train import (
     MIN_SUPPORT,
     TrainingExample,
     TrainOptions,
+    fit_head_weights,
     fitted_thresholds,
     train_head,
     weak_examples,
@@ -87,7 +88,7 @@ def test_refuses_without_labels_and_an_unknown_axis(encoder: Encoder, rubric: Ru
     with pytest.raises(NotEnoughLabelsError, match="0 labelled ticket"):
         train_head([], rubric, "category", encoder, version=1)
     with pytest.raises(LabelsInvalidError, match="unknown axis"):
-        train_head(examples(2), rubric, "sentiment", encoder, version=1)
+        train_head(examples(2), rubric, "urgency_level", encoder, version=1)
 
 
 def test_two_label_head(encoder: Encoder) -> None:
@@ -152,3 +153,46 @@ def test_auto_route_is_never_when_precision_is_unreachable_or_unsupported() -> N
     few = MIN_SUPPORT - 1
     thin = fitted_thresholds(np.full(few, 0.9), np.ones(few, bool), options)
     assert thin.auto_route == 1.0
+
+
+def test_self_training_moves_the_boundary_toward_the_tickets_it_is_sure_of() -> None:
+    # one labelled point a side of 0 on the first axis; many waiting tickets just right of 0
+    # that the first fit calls label 1: refitted with them, the boundary moves left of them
+    x = np.array([[-1.0, 1.0], [1.0, 1.0]] * 3)
+    y = np.array([0, 1] * 3, dtype=np.int64)
+    w = np.ones(len(y))
+    waiting = np.c_[np.linspace(0.1, 0.6, 40), np.ones(40)]
+    probe = np.array([[0.02, 1.0]])
+    on = TrainOptions(self_train=True, pseudo_threshold=0.5)
+
+    def p1(coef: np.ndarray, intercept: np.ndarray) -> float:
+        logits = probe @ coef.T + intercept
+        return float(np.exp(logits[0, 1]) / np.exp(logits[0]).sum())
+
+    plain = fit_head_weights(x, y, w, 2, TrainOptions(), unlabelled=waiting)
+    off = fit_head_weights(x, y, w, 2, on, unlabelled=None)
+    trained = fit_head_weights(x, y, w, 2, on, unlabelled=waiting)
+    assert np.allclose(plain[0], off[0])  # without waiting rows, or without the option: as before
+    assert p1(*trained) > p1(*plain) + 0.05
+    # nothing the first fit is sure enough of: no pseudo rows, the plain fit
+    unsure = fit_head_weights(
+        x, y, w, 2, on.model_copy(update={"pseudo_threshold": 1.0}), unlabelled=waiting
+    )
+    assert np.allclose(unsure[0], plain[0])
+
+
+def test_self_training_on_waiting_texts_keeps_the_report_on_human_labels(
+    encoder: Encoder, rubric: RubricSet
+) -> None:
+    waiting = [t for t, _ in tickets(4, offset=3)]
+    options = TrainOptions(self_train=True)
+    head, report = train_head(
+        examples(3), rubric, "category", encoder, version=1, options=options, unlabelled=waiting
+    )
+    plain, _ = train_head(examples(3), rubric, "category", encoder, version=1)
+    assert report.labels_used == 21 and report.per_label == dict.fromkeys(LABELS, 3)
+    assert not np.allclose(head.coef, plain.coef)  # the waiting tickets were fitted on
+    held_out = tickets(5, offset=10)
+    probs = head.predict_proba(encoder.embed([t for t, _ in held_out]))
+    predicted = [head.meta.labels[i] for i in probs.argmax(axis=1)]
+    assert np.mean([p == gold for p, (_, gold) in zip(predicted, held_out, strict=True)]) >= 0.8

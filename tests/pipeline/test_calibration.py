@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from support.scorers import Scripted
 from support.settings import make_settings
 
+from gateway.config import Floors
+from gateway.pipeline import LabelTraffic
 from gateway.pipeline.calibration import (
     Calibration,
     CalibrationKey,
@@ -138,3 +141,137 @@ async def test_classifier_applies_the_stored_calibration(tmp_path: Path) -> None
     save_calibration(rubric_path, cal.model_copy(update={"label_thresholds": {"a": 0.7}}))
     os.utime(calibration_path(rubric_path), ns=(2, 2 * 10**18))
     assert (await classifier.classify(req)).decision == "auto_route"
+
+
+# --------------------------------------------------------------------------- none_fits floor
+
+# a calibration file as written before calibrations carried a none_fits floor
+OLD_FILE = """{"version": 1, "entries": [{"key": {"fingerprint": "%s", "scorer": "local",
+  "model": "local/m", "prompt": null, "axis": "category"}, "temperature": 0.8,
+  "objective": "confidence", "label_thresholds": {}, "target_precision": null,
+  "report": {"suite": "s", "fit_split": "val", "heldout_split": "test", "n_fit": 10,
+  "n_heldout": 10, "nll_before": 1.0, "nll_after": 0.9, "ece_before": 0.1, "ece_after": 0.05,
+  "brier_before": 0.3, "brier_after": 0.2, "fitted_at": "2026-11-22T00:03:14+00:00"}}]}
+"""
+
+
+def test_old_files_load_and_keep_the_deployment_floor(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    calibration_path(rubric).write_text(OLD_FILE % ("f" * 64))
+    old = load_calibration(rubric, "f" * 64, "local", "local/m", None)
+    assert old is not None and old.none_fits_floor is None
+    floors = Floors()
+    assert old.floors_for(floors) is floors
+    # an id does not change for a file written before the floor existed
+    assert old.id == Calibration(key=_key(), temperature=0.8).id
+    assert old.id != old.model_copy(update={"none_fits_floor": 0.6}).id
+
+
+def test_the_floor_round_trips_and_is_served_under_multi_fit(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.yaml"
+    cal = Calibration(key=_key(), temperature=1.2, none_fits_floor=0.6171, none_fits_rate=0.05)
+    save_calibration(rubric, cal)
+    found = load_calibration(rubric, "f" * 64, "local", "local/m", None)
+    assert found == cal and found is not None
+    floors = found.floors_for(Floors())
+    assert (floors.none_fits, floors.multi_fit) == (0.6171, 0.95)
+    # over multi_fit it is served at multi_fit: no ticket can be both none_fits and multi_fit
+    high = cal.model_copy(update={"none_fits_floor": 0.99})
+    assert high.floors_for(Floors()).none_fits == 0.95
+    # a floor on the fit score is in other units: kept (decide_axis keeps the two apart)
+    lifted = high.model_copy(update={"none_fits_labels": {"a": LabelTraffic(mean=0, weight=1)}})
+    assert lifted.floors_for(Floors()).none_fits == 0.99
+    with pytest.raises(ValidationError):
+        Calibration(key=_key(), temperature=1.0, none_fits_floor=1.5)
+
+
+def _middling(text: str) -> tuple[AxisScores, bool]:
+    """Best raw 0.5: over the deployment's none_fits floor (0.30), under a fitted 0.6."""
+    return AxisScores(raw={"a": 0.5, "b": 0.1}, scores={"a": 0.9, "b": 0.1}), False
+
+
+async def test_classifier_applies_the_rubrics_fitted_floor(tmp_path: Path) -> None:
+    from gateway.pipeline import build_classifier
+    from gateway.redaction import PassThroughRedactor
+
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(
+        "name: r\nthresholds: {auto_route: 0.85, review: 0.6}\n"
+        "labels:\n- {name: a, rubric: Is it A}\n- {name: b, rubric: Is it B}\n"
+    )
+    other_path = tmp_path / "other.yaml"
+    other_path.write_text(rubric_path.read_text().replace("name: r", "name: other"))
+    store = RubricStore(tmp_path)
+    classifier = build_classifier(
+        make_settings(rubrics={"dir": tmp_path}, cache={"enabled": False}),
+        rubrics=store,
+        redactor=PassThroughRedactor(),
+        scorer=Scripted(_middling, model="fake/fixed"),
+    )
+    before = await classifier.classify(ClassifyRequest(text="hello", rubric="r"))
+    assert (before.none_fits, before.decision) == (False, "auto_route")
+    key = CalibrationKey(fingerprint=store.get("r").fingerprint, scorer="local", model="fake/fixed")
+    save_calibration(rubric_path, Calibration(key=key, temperature=1.0, none_fits_floor=0.6))
+    after = await classifier.classify(ClassifyRequest(text="hello", rubric="r"))
+    assert (after.none_fits, after.decision) == (True, "manual")
+    assert after.reason == "no label fits: every raw score < 0.60"
+    assert after.axes == {} and after.scores["a"] == pytest.approx(0.9)
+    # another rubric, without a calibration, keeps the deployment's floor
+    other = await classifier.classify(ClassifyRequest(text="hello", rubric="other"))
+    assert (other.none_fits, other.decision) == (False, "auto_route")
+
+
+async def test_classifier_decides_none_fits_on_the_calibrations_fit_score(tmp_path: Path) -> None:
+    from gateway.pipeline import build_classifier
+    from gateway.redaction import PassThroughRedactor
+
+    rubric_path = tmp_path / "r.yaml"
+    rubric_path.write_text(
+        "name: r\nthresholds: {auto_route: 0.85, review: 0.6}\n"
+        "labels:\n- {name: a, rubric: Is it A}\n- {name: b, rubric: Is it B}\n"
+    )
+    store = RubricStore(tmp_path)
+    classifier = build_classifier(
+        make_settings(rubrics={"dir": tmp_path}, cache={"enabled": False}),
+        rubrics=store,
+        redactor=PassThroughRedactor(),
+        scorer=Scripted(_middling, model="fake/fixed"),  # raw a 0.5, b 0.1
+    )
+    key = CalibrationKey(fingerprint=store.get("r").fingerprint, scorer="local", model="fake/fixed")
+    # 'a' is a hub: its usual logit on traffic is 1.0, so a raw 0.5 (logit 0) sits under it
+    hub = {"a": LabelTraffic(mean=1.0, weight=1.0), "b": LabelTraffic(mean=-3.0, weight=1.0)}
+    cal = Calibration(key=key, temperature=1.0, none_fits_floor=0.45, none_fits_labels=hub)
+    # a: 2 * 0 - 1 = -1; b: 2 * logit(0.1) + 3 = -1.39: the fit score is logistic(-1) = 0.27
+    assert cal.fit_score({"a": 0.5, "b": 0.1}) == pytest.approx(1 / (1 + np.exp(1.0)))
+    save_calibration(rubric_path, cal)
+    served = await classifier.classify(ClassifyRequest(text="hello", rubric="r"))
+    assert (served.none_fits, served.decision) == (True, "manual")
+    assert served.reason == "no label fits: fit score 0.27 < 0.45"
+    # the same floor on the best raw score (0.5) would not flag it
+    plain = cal.model_copy(update={"none_fits_labels": {}})
+    assert plain.fit_score({"a": 0.5, "b": 0.1}) is None
+    assert plain.id != cal.id
+    save_calibration(rubric_path, plain)
+    os.utime(calibration_path(rubric_path), ns=(3, 3 * 10**18))
+    again = await classifier.classify(ClassifyRequest(text="hello", rubric="r"))
+    assert (again.none_fits, again.decision) == (False, "auto_route")
+
+
+def test_a_ticket_with_a_label_at_multi_fit_is_never_none_fits() -> None:
+    from gateway.pipeline import decide_axis
+    from gateway.rubrics import Thresholds
+
+    # two hub labels both at multi_fit, lifted off by their traffic below the floor
+    scored = AxisScores(raw={"a": 0.96, "b": 0.96}, scores={"a": 0.5, "b": 0.5})
+    hubs = {n: LabelTraffic(mean=6.0, weight=1.0) for n in ("a", "b")}
+    cal = Calibration(key=_key(), temperature=1.0, none_fits_floor=0.6, none_fits_labels=hubs)
+    fit = cal.fit_score(scored.raw)
+    assert fit is not None and fit < 0.6
+    floors = cal.floors_for(Floors())
+    result = decide_axis("category", scored, Thresholds(), floors, fit=fit)
+    assert (result.multi_fit, result.none_fits) == (True, False)
+    # one label under multi_fit and a low fit score: none_fits
+    low = AxisScores(raw={"a": 0.9, "b": 0.1}, scores={"a": 0.9, "b": 0.1})
+    low_fit = cal.fit_score(low.raw)
+    assert low_fit is not None
+    assert decide_axis("category", low, Thresholds(), floors, fit=low_fit).none_fits

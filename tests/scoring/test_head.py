@@ -252,7 +252,7 @@ async def test_all_sure_never_calls_inner(
 async def test_other_axes_come_from_inner_for_every_ticket(
     head: TrainedHead, encoder: Encoder, rubric: RubricSet
 ) -> None:
-    axes = ["category", "priority", "subcategory"]
+    axes = ["category", "priority", "subcategory", "sentiment"]
     assert list(rubric.axes) == axes  # support.yaml's axes
     gated = gate_between(head, encoder)
     failing = "please refund my invoice, I was charged twice for the subscription"

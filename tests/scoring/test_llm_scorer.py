@@ -116,10 +116,11 @@ async def test_scripted_reply_becomes_the_expected_distribution(wire: WireServer
     (result,) = await scorer.score_many([TICKET], rubric(), ["category", "priority"])
     category = result.axes["category"]
     assert category.raw == {"billing": 0.9, "technical": 0.3, "Account Access": 0.0}
+    # no logprobs in the reply: normalised P(yes) (0.75, 0.25, 0) averaged with the choice
     assert category.scores == pytest.approx(
-        {"billing": 0.75, "technical": 0.25, "Account Access": 0.0}
+        {"billing": 0.875, "technical": 0.125, "Account Access": 0.0}
     )
-    assert result.axes["priority"].scores == pytest.approx({"high": 0.75, "low": 0.25})
+    assert result.axes["priority"].scores == pytest.approx({"high": 0.875, "low": 0.125})
     assert result.scorer == "llm"
     assert result.model == "openai/test-model"
     assert result.prompt == scorer.prompt == load_prompt("classify.v2").ref.tag
@@ -150,11 +151,12 @@ async def test_the_rationale_is_the_axis_evidence_redacted_and_bounded(
     assert bare.axes["category"].evidence is None
 
 
-async def test_all_zero_is_uniform(wire: WireServer) -> None:
+async def test_all_zero_is_uniform_before_the_choice(wire: WireServer) -> None:
     wire.script(json_reply(answer(category=(0.0, 0.0, 0.0))))
     (result,) = await llm(wire).score_many([TICKET], rubric(), ["category", "priority"])
+    # uniform P(yes), averaged with the choice (billing)
     assert result.axes["category"].scores == pytest.approx(
-        {"billing": 1 / 3, "technical": 1 / 3, "Account Access": 1 / 3}
+        {"billing": 2 / 3, "technical": 1 / 6, "Account Access": 1 / 6}
     )
     assert result.axes["category"].raw == {"billing": 0.0, "technical": 0.0, "Account Access": 0.0}
 

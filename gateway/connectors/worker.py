@@ -43,6 +43,7 @@ from gateway.errors import (
 from gateway.store import JobData, JobRecord
 
 log = logging.getLogger(__name__)
+_CLOSE_TIMEOUT_S = 10.0
 
 # failures that may pass: the job is rescheduled (until its attempts run out)
 _TRANSIENT = (
@@ -88,12 +89,14 @@ class JobWorker:
     async def aclose(self) -> None:
         """Stop claiming and cancel what runs: their leases run out and another worker (or
         this one after a restart) runs them again."""
-        if self._main is not None:
-            self._main.cancel()
-            await asyncio.gather(self._main, return_exceptions=True)
-        for task in list(self._running):
+        tasks = [*([self._main] if self._main is not None else []), *self._running]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        # bounded: a library call that outlives its cancellation must not hold up shutdown
+        # (the jobs' leases run out all the same)
+        _, pending = await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT_S) if tasks else ((), ())
+        if pending:
+            log.warning("job worker: %d task(s) still stopping at shutdown", len(pending))
 
     async def _loop(self) -> None:
         await self.queues.check()

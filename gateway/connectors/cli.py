@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, cast
+from typing import Annotated, NamedTuple, cast
 
 import typer
 from rich.console import Console
@@ -18,16 +18,33 @@ from rich.table import Table
 from gateway.config import get_settings
 from gateway.connectors.queue import Backend, JobQueue
 from gateway.connectors.runtime import open_queues
+from gateway.errors import GatewayError
 from gateway.store import JobRecord, JobState, open_store
 
 out = Console()
+err = Console(stderr=True)
 _STATES = ("failed", "queued", "running", "done", "all")
+
+
+class _Listed(NamedTuple):
+    queue: JobQueue
+    jobs: list[JobRecord]
+    counts: dict[str, int]
+    error: GatewayError | None = None  # why this queue could not be read
 
 
 async def _listing(
     queues: list[JobQueue], states: list[JobState] | None, limit: int
-) -> list[tuple[JobQueue, list[JobRecord], dict[str, int]]]:
-    return [(q, await q.jobs(states=states, limit=limit), await q.counts()) for q in queues]
+) -> list[_Listed]:
+    """Each queue's jobs and counts, or why it cannot be read: a queue that is down (Redis)
+    does not hide the others (the store's holds what was accepted while Redis was down)."""
+    listed = []
+    for q in queues:
+        try:
+            listed.append(_Listed(q, await q.jobs(states=states, limit=limit), await q.counts()))
+        except GatewayError as exc:
+            listed.append(_Listed(q, [], {}, exc))
+    return listed
 
 
 def _table(backend: str, state: str, jobs: list[JobRecord], counts: dict[str, int]) -> Table:
@@ -81,13 +98,23 @@ def jobs_command(
                 out.print(f"job {job.id} queued again ({target.backend})", highlight=False)
                 return
             states = None if state == "all" else [cast(JobState, state)]
-            for q, jobs, counts in await _listing(queues.all, states, limit):
+            unread = []
+            for q, jobs, counts, exc in await _listing(queues.all, states, limit):
+                if exc is not None:
+                    unread.append(q.backend)
+                    err.print(
+                        f"the {q.backend} queue cannot be read: {exc.code}: {exc.message}",
+                        highlight=False,
+                    )
+                    continue
                 if as_json:
                     for job in jobs:
                         line = json.dumps({**job.model_dump(mode="json"), "queue": q.backend})
                         out.print(line, highlight=False, soft_wrap=True)
                 else:
                     out.print(_table(q.backend, state, jobs, counts))
+            if unread:  # listed what could be read; a script must still see that it is partial
+                raise typer.Exit(1)
         finally:
             await queues.aclose()
 

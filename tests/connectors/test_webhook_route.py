@@ -67,4 +67,12 @@ def test_rubric_jobs_lists_failed_jobs_and_retries_one(
         json.loads(runner.invoke(app, ["jobs", "--state", "queued", "--json"]).output)["id"]
         == job.id
     )
+    # a Redis queue that cannot be read does not hide the store's: listed, said, exit 1
+    monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    get_settings.cache_clear()
+    partial = runner.invoke(app, ["jobs", "--state", "all", "--json"])
+    assert partial.exit_code == 1
+    [row] = [json.loads(line) for line in partial.stdout.splitlines()]
+    assert row["id"] == job.id and row["queue"] == "store"
+    assert "the redis queue cannot be read: shared_state_unavailable" in partial.stderr
     get_settings.cache_clear()

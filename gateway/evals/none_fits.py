@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
 from gateway.evals.predictions import Prediction
-from gateway.pipeline import LabelTraffic, lifted_best
+from gateway.pipeline import LabelTraffic, lifted_best, raw_logits
 
 # Under this many in-scope tickets a 5% quantile rests on one or two tickets: keep the default.
 MIN_IN_SCOPE = 20
@@ -51,8 +51,7 @@ def fit_label_traffic(
     """Each label's mean logit(raw) over these tickets (every ticket, in scope or not: traffic
     needs no gold label) and its weight, ``lift`` x median spread of the labels ÷ its own
     spread, for ``gateway.pipeline.lifted_best``. Empty with ``lift`` 0 or too few tickets."""
-    p = np.clip(np.asarray(raw, dtype=np.float64), 1e-6, 1 - 1e-6)  # as raw_logit clips
-    u = np.log(p) - np.log1p(-p)
+    u = raw_logits(raw)
     if lift == 0 or u.ndim != 2 or u.shape[0] < min_count:
         return {}
     spread = u.std(axis=0)

@@ -31,7 +31,7 @@ from gateway.pipeline.calibration import (
 )
 from gateway.pipeline.classifier import Classifier
 from gateway.pipeline.decision import decide_axis, decide_ticket, ticket_route
-from gateway.pipeline.fit_score import LabelTraffic, lifted_best, raw_logit
+from gateway.pipeline.fit_score import LabelTraffic, lifted_best, raw_logits
 from gateway.pipeline.heads import HeadRegistry, Heads
 from gateway.pipeline.observer import NullPipelineObserver, PipelineObserver, TimedScorer
 from gateway.pipeline.rules import apply_rules, settle_rules
@@ -60,7 +60,7 @@ __all__ = [
     "decide_ticket",
     "lifted_best",
     "load_calibration",
-    "raw_logit",
+    "raw_logits",
     "read_calibration_file",
     "save_calibration",
     "settle_rules",

@@ -12,10 +12,13 @@ be close to it. On the embedded model this raised the out-of-scope AUROC on CLIN
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.scoring import logistic
 
 # raw scores of 0 or 1 (4 decimals on the wire) are clipped before their logit is taken
 _RAW_EPS = 1e-6
@@ -30,26 +33,23 @@ class LabelTraffic(BaseModel):
     weight: float = Field(ge=0, description="lift x median spread of the labels / its own")
 
 
-def raw_logit(value: float) -> float:
-    """logit of a raw score, clipped off 0 and 1."""
-    p = min(max(value, _RAW_EPS), 1 - _RAW_EPS)
-    return math.log(p / (1 - p))
-
-
-def logistic(x: float) -> float:
-    """1 / (1 + e^-x), written so that neither side overflows."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    return math.exp(x) / (1.0 + math.exp(x))
+def raw_logits(values: ArrayLike) -> NDArray[np.float64]:
+    """logit of raw scores, clipped off 0 and 1 (the fit score's space; ``rubric calibrate``
+    fits the label statistics in it too)."""
+    p = np.clip(np.asarray(values, dtype=np.float64), _RAW_EPS, 1 - _RAW_EPS)
+    out: NDArray[np.float64] = np.log(p) - np.log1p(-p)
+    return out
 
 
 def lifted_best(raw: Mapping[str, float], traffic: Mapping[str, LabelTraffic]) -> float:
     """The fit score, in raw-score units: the best over labels of
     (1 + w) * logit(raw) - w * mean, back through the logistic. A label without traffic
     statistics is not lifted (its raw score counts as it is)."""
-    best = -math.inf
-    for name, value in raw.items():
-        u = raw_logit(value)
-        t = traffic.get(name)
-        best = max(best, u if t is None else (1 + t.weight) * u - t.weight * t.mean)
-    return logistic(best) if raw else 0.0
+    if not raw:
+        return 0.0
+    u = raw_logits(list(raw.values()))
+    none = LabelTraffic(mean=0.0, weight=0.0)
+    stats = [traffic.get(name, none) for name in raw]
+    w = np.array([t.weight for t in stats])
+    mean = np.array([t.mean for t in stats])
+    return float(logistic(((1 + w) * u - w * mean).max()))

@@ -29,7 +29,14 @@ from gateway.scoring.base import (
     config_fingerprint,
 )
 from gateway.scoring.cascade import CascadeScorer, CascadeStats
-from gateway.scoring.distribution import entropy, margin, normalise, softmax, top_label
+from gateway.scoring.distribution import (
+    entropy,
+    logistic,
+    margin,
+    normalise,
+    softmax,
+    top_label,
+)
 from gateway.scoring.encoder import Encoder
 from gateway.scoring.factory import build_local_scorer, build_scorer, check_scorer
 from gateway.scoring.fallback import LocalFallbackScorer, as_local_fallback
@@ -67,6 +74,7 @@ __all__ = [
     "entropy",
     "head_id",
     "load_head",
+    "logistic",
     "margin",
     "normalise",
     "softmax",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,6 +25,26 @@ def logistic(x: ArrayLike) -> Vector:
     # 0.5 * (1 + tanh(x/2)) is the logistic without overflow for large |x|
     result: Vector = 0.5 * (1.0 + np.tanh(0.5 * arr))
     return result
+
+
+MIN_PROBABILITY = 1e-6  # a label never gets exactly 0: later steps take logs and ratios
+
+
+def with_floor(
+    found: Mapping[str, float], names: Sequence[str], shown: Sequence[float]
+) -> dict[str, float]:
+    """A distribution over ``names`` from the probabilities a provider's top tokens gave some
+    of them (``found``): a label no shown token reached is at most as likely as the least
+    likely token ``shown`` and shares what mass they leave, so it gets that floor, not zero
+    (nor less than ``MIN_PROBABILITY``); then normalised."""
+    missing = [name for name in names if name not in found]
+    probs = dict(found)
+    if missing:
+        leftover = max(1.0 - sum(shown), 0.0)
+        floor = min(min(shown), leftover / len(missing))
+        for name in missing:
+            probs[name] = floor
+    return normalise({name: max(probs[name], MIN_PROBABILITY) for name in names})
 
 
 def normalise(raw: Mapping[str, float]) -> dict[str, float]:

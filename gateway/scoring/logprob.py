@@ -26,10 +26,9 @@ from gateway.providers import LABEL_CODES, ChatMessage, Prompt, ProviderClient, 
 from gateway.rubrics import RubricSet
 from gateway.schemas import Usage
 from gateway.scoring.base import AxisScores, ScoreResult, config_fingerprint
-from gateway.scoring.distribution import normalise
+from gateway.scoring.distribution import MIN_PROBABILITY, with_floor
 from gateway.scoring.provider import ProviderScorer, gather_or_cancel
 
-MIN_PROBABILITY = 1e-6  # a code never gets exactly 0: later steps take logs and ratios
 _PUNCTUATION = " \t\r\n\"'`()[]{}.:,*"
 
 _PROBE = (
@@ -59,16 +58,7 @@ def code_distribution(top: Sequence[TokenLogprob], codes: Sequence[str]) -> dict
             seen[code] = math.exp(alt.logprob) + seen.get(code, 0.0)
     if not seen:
         return None
-    missing = [code for code in codes if code not in seen]
-    probs = dict(seen)
-    if missing:
-        shown = [math.exp(alt.logprob) for alt in top]
-        leftover = max(1.0 - sum(shown), 0.0)
-        floor = min(min(shown), leftover / len(missing))
-        for code in missing:
-            probs[code] = floor
-    probs = {code: max(probs[code], MIN_PROBABILITY) for code in codes}
-    return normalise(probs)
+    return with_floor(seen, codes, [math.exp(alt.logprob) for alt in top])
 
 
 class LogprobScorer(ProviderScorer):

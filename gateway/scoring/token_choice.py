@@ -19,9 +19,7 @@ import re
 from collections.abc import Sequence
 
 from gateway.providers import TokenPosition
-from gateway.scoring.distribution import normalise
-
-MIN_PROBABILITY = 1e-6
+from gateway.scoring.distribution import normalise, with_floor
 
 
 def _fits(target: str, text: str) -> bool:
@@ -86,18 +84,7 @@ def label_distribution(
         if not consumed.startswith(targets[chosen]):
             return None  # the tokens ran out before the name was spelled
     found[chosen] = found.get(chosen, 0.0) + mass
-    return _with_floor(found, names)
-
-
-def _with_floor(found: dict[str, float], names: Sequence[str]) -> dict[str, float]:
-    missing = [n for n in names if n not in found]
-    probs = dict(found)
-    if missing:
-        leftover = max(1.0 - sum(found.values()), 0.0)
-        floor = min(min(found.values()), leftover / len(missing))
-        for name in missing:
-            probs[name] = floor
-    return normalise({n: max(probs[n], MIN_PROBABILITY) for n in names})
+    return with_floor(found, names, list(found.values()))
 
 
 def choice_distribution(

@@ -34,7 +34,7 @@ from gateway.errors import NotEnoughLabelsError
 from gateway.evals import macro_f1_from_arrays, threshold_for_precision
 from gateway.rubrics import RubricSet, Thresholds
 from gateway.scoring import Embedder, HeadMeta, TrainedHead, head_id
-from gateway.scoring.head import unit_rows, weights_digest
+from gateway.scoring.head import softmax_rows, unit_rows, weights_digest
 from gateway.scoring.local import label_texts
 
 Floats = NDArray[np.float64]
@@ -161,7 +161,7 @@ def fit_head_weights(
     coef, intercept = fit_logistic(x, y, weights, n_labels, c=options.C, seed=options.seed, tol=tol)
     if not options.self_train or unlabelled is None or len(unlabelled) == 0:
         return coef, intercept
-    probs = _softmax(unlabelled @ coef.T + intercept)
+    probs = softmax_rows(unlabelled @ coef.T + intercept)
     sure = probs.max(axis=1) >= options.pseudo_threshold
     if not sure.any():
         return coef, intercept
@@ -174,13 +174,6 @@ def fit_head_weights(
         seed=options.seed,
         tol=tol,
     )
-
-
-def _softmax(logits: Floats) -> Floats:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    out: Floats = exp / exp.sum(axis=1, keepdims=True)
-    return out
 
 
 def fitted_thresholds(
@@ -285,7 +278,7 @@ def train_head(
         coef, intercept = fit_head_weights(
             x_all[rows], y_all[rows], w_all[rows], k, options, unlabelled=x_un, tol=_CV_TOL
         )
-        oof[test_rows] = _softmax(x_all[test_rows] @ coef.T + intercept)
+        oof[test_rows] = softmax_rows(x_all[test_rows] @ coef.T + intercept)
     predicted = oof.argmax(axis=1).astype(np.int64)
     correct = predicted == y_human
     confidence = oof.max(axis=1)

@@ -16,7 +16,7 @@ import hashlib
 import shutil
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -95,6 +95,13 @@ def softmax_rows(logits: Floats) -> Floats:
     exp = np.exp(shifted)
     out: Floats = exp / exp.sum(axis=1, keepdims=True)
     return out
+
+
+def relative_raw(scores: Mapping[str, float]) -> dict[str, float]:
+    """A head's ``raw``: each label's probability over the top one's (the top is 1.0, so it
+    fits; a head has no per-label yes-probability of its own)."""
+    top = max(scores.values())
+    return {name: value / top if top > 0 else 0.0 for name, value in scores.items()}
 
 
 class TrainedHead:
@@ -281,11 +288,9 @@ class HeadScorer:
         meta = self.head.meta
         values = dict(zip(meta.labels, row.tolist(), strict=True))
         names = rubric.axes[meta.axis].names if meta.axis in rubric.axes else meta.labels
-        top = max(values.values())
         scores = {name: values[name] for name in names}
-        raw = {name: values[name] / top if top > 0 else 0.0 for name in names}
         return ScoreResult(
-            axes={meta.axis: AxisScores(raw=raw, scores=scores)},
+            axes={meta.axis: AxisScores(raw=relative_raw(scores), scores=scores)},
             scorer=self.name,
             model=self.model,
             thresholds={meta.axis: meta.thresholds},

@@ -19,8 +19,9 @@ from gateway.rubrics import RubricSet, Thresholds
 from gateway.rubrics.fields import SIGNAL_LABELS
 from gateway.schemas import Evidence
 from gateway.scoring.base import AxisScores
+from gateway.scoring.distribution import top_label
 from gateway.scoring.encoder import Matrix
-from gateway.scoring.head import META_FILE, TrainedHead, load_head
+from gateway.scoring.head import META_FILE, TrainedHead, load_head, relative_raw
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,8 @@ def signal_scores(head: TrainedHead, rows: Matrix, names: list[str]) -> AxisScor
     mean = head.predict_proba(rows).mean(axis=0)
     values = dict(zip(head.meta.labels, mean.tolist(), strict=True))
     scores = {name: values[name] for name in names}
-    top = max(scores, key=scores.__getitem__)
-    # raw as a trained head gives it: relative to the top label (the top is 1.0, so it "fits")
-    raw = {name: value / scores[top] for name, value in scores.items()}
-    evidence = Evidence(source="head", label=top, head=head.meta.id)
-    return AxisScores(raw=raw, scores=scores, evidence=evidence)
+    evidence = Evidence(source="head", label=top_label(scores), head=head.meta.id)
+    return AxisScores(raw=relative_raw(scores), scores=scores, evidence=evidence)
 
 
 def signal_thresholds(

@@ -24,11 +24,14 @@ What it does, from nothing but the package index:
    rubric's review threshold). One ticket at a time: the server has two cores.
 
 It prints, per scorer, on the test tickets: accuracy, ECE before and after the calibration fitted
-on the fit tickets, auto-route share and precision (confidence >= the rubric's auto_route, after
-calibration), share sent to the LLM (cascade), invalid outputs (re-asks) and unparsable answers
-(tickets that failed), tokens and seconds per ticket; for the llm scorer how many answers were
-read from choice logprobs; for logprob, the letter bias (how often each code letter is the top
-answer against how often its label is gold). ``--json FILE`` writes the same as JSON.
+on the fit tickets (and the "floor": the median/95th-percentile ECE a perfectly calibrated scorer
+with the same confidences shows on this many tickets, ``gateway.evals.ece_floor``; 15 bins on
+60 tickets read about 0.1 even then), auto-route share and precision (confidence >= the
+rubric's auto_route, after calibration), share sent to the LLM (cascade), invalid outputs
+(re-asks) and unparsable answers (tickets that failed), tokens and seconds per ticket; for the
+llm scorer how many answers were read from choice logprobs; for logprob, the letter bias (how
+often each code letter is the top answer against how often its label is gold). ``--json FILE``
+writes the same as JSON, with each ticket's id, gold labels and scores.
 Targets: no unparsable answer; llm ECE <= 0.10 after calibration; cascade at least as accurate as
 llm while sending <= 30% of tickets to it.
 """
@@ -264,7 +267,12 @@ async def score_all(
             started = time.perf_counter()
             (outcome,) = await scorer.score_many([ticket.text], rubric, ["category"])
             seconds = time.perf_counter() - started
-        row: dict[str, Any] = {"text": ticket.text, "gold": list(ticket.gold), "seconds": seconds}
+        row: dict[str, Any] = {
+            "id": ticket.id,
+            "text": ticket.text,
+            "gold": list(ticket.gold),
+            "seconds": seconds,
+        }
         if isinstance(outcome, Exception):
             row["error"] = type(outcome).__name__
         else:
@@ -310,7 +318,7 @@ def _arrays(rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> tuple[Any,
 def figures(
     name: str, fit: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]], loaded: Any
 ) -> dict[str, Any]:
-    from gateway.evals.confidence import expected_calibration_error
+    from gateway.evals.confidence import ece_floor, expected_calibration_error
     from gateway.evals.fitting import fit_temperature_to_confidence
     from gateway.pipeline.calibration import Calibration, CalibrationKey, logits_from_scores
 
@@ -350,6 +358,8 @@ def figures(
         "accuracy": float(test_ok.sum() / len(test)) if test else 0.0,
         "ece_before": expected_calibration_error(conf_before, test_ok),
         "ece_after": expected_calibration_error(conf_after, test_ok),
+        # what a perfectly calibrated scorer with these confidences shows on this many tickets
+        "ece_after_floor": ece_floor(conf_after),
         "temperature": temperature,
         "calibration_key": calibration.key.model_dump(),
         "auto_share_before": float(routed_before.mean()) if len(test_p) else 0.0,
@@ -384,12 +394,14 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
         return "-" if x is None else format(x, spec)
 
     print(
-        f"{'scorer':9} {'acc':>5} {'ECE':>5} {'ECEcal':>6} {'T':>5} {'auto%':>5} {'prec':>5} "
+        f"{'scorer':9} {'acc':>5} {'ECE':>5} {'ECEcal':>6} {'floor':>11} {'T':>5} {'auto%':>5} "
+        f"{'prec':>5} "
         f"{'toLLM':>5} {'inval':>5} {'unpar':>5} {'tok/t':>6} {'s/t':>6}"
     )
     for name, r in results.items():
         print(
             f"{name:9} {f(r['accuracy'])} {f(r['ece_before'])} {f(r['ece_after']):>6} "
+            f"{'{:.3f}/{:.3f}'.format(*r['ece_after_floor']):>11} "
             f"{f(r['temperature'], '.2f'):>5} {f(r['auto_share'], '.2f'):>5} "
             f"{f(r['auto_precision']):>5} {f(r['sent_to_llm'], '.2f'):>5} "
             f"{r.get('invalid_outputs', 0):>5} {r['unparsable']:>5} "
@@ -444,11 +456,19 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
         results[name]["structured_attempts"] = {
             f"{mode}:{'valid' if ok else 'invalid'}": n for (mode, ok), n in counts.attempts.items()
         }
+        # per ticket (ids, not texts): to look into a figure, or refit on the same answers
+        results[name]["per_ticket"] = [
+            {"split": split, "id": r["id"], "gold": r["gold"], "scorer": r.get("scorer")}
+            | ({"scores": r["scores"]} if "scores" in r else {"error": r["error"]})
+            for split, rows in (("fit", fit_rows), ("test", test_rows))
+            for r in rows
+        ]
         if name == "llm":
             # answers whose tokens (with logprobs) spell their content: the choice is read there
             results[name]["answers_with_token_logprobs"] = counts.readable
             results[name]["answers"] = counts.answers
-        log(f"{name}: {json.dumps(results[name], default=str)}")
+        shown = {k: v for k, v in results[name].items() if k != "per_ticket"}
+        log(f"{name}: {json.dumps(shown, default=str)}")
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average": os.getloadavg(),

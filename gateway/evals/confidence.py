@@ -67,6 +67,23 @@ def expected_calibration_error(
     return total / conf.size
 
 
+def ece_floor(
+    confidence: ArrayLike, n_bins: int = 15, *, draws: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """The ECE a perfectly calibrated scorer with these confidences would show on this many
+    tickets (each right with probability its confidence): median and 95th percentile of
+    ``draws`` simulations. ECE is biased upward on few tickets; a measured ECE under the 95th
+    percentile cannot be told apart from perfect calibration."""
+    conf = floats(confidence)
+    if conf.size == 0:
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    simulated = [
+        expected_calibration_error(conf, rng.random(conf.size) < conf, n_bins) for _ in range(draws)
+    ]
+    return float(np.median(simulated)), float(np.quantile(simulated, 0.95))
+
+
 def brier_score(probs: ArrayLike, y_true: ArrayLike) -> float:
     """Multi-class Brier: mean over tickets of sum_k (p_k - [k = gold])^2 (range 0..2).
 

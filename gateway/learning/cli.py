@@ -121,6 +121,12 @@ def train_command(
         f"{r.thresholds.review:.3f} · {r.seconds:.1f} s",
         highlight=False,
     )
+    if self_train and not r.self_trained:
+        out.print(
+            f"self-training not used: {r.labels_used} labels, under {options.self_train_from:g}"
+            f" a label ({options.self_train_from * len(r.per_label):.0f}), or no waiting tickets",
+            highlight=False,
+        )
     out.print(f"next: rubric shadow start {trained.record.id}", highlight=False)
 
 

@@ -15,6 +15,7 @@ from gateway.evals import (
     classification_metrics,
     confusion_matrix,
     coverage_curve,
+    ece_floor,
     expected_calibration_error,
     macro_f1_from_arrays,
     mcnemar,
@@ -150,6 +151,20 @@ def test_ece_and_bins_hand_computed() -> None:
     assert [b.count for b in bins] == [0, 0, 0, 0, 0, 2, 0, 0, 2, 0]
     assert expected_calibration_error([1.0, 0.0], [1, 0], n_bins=15) == 0.0
     assert expected_calibration_error([0.75] * 4, [1, 1, 1, 0]) == pytest.approx(0.0)
+
+
+def test_ece_floor_is_what_perfect_calibration_shows_on_so_few_tickets() -> None:
+    # a scorer right exactly as often as it says still shows an ECE on 60 tickets; the floor
+    # shrinks with more tickets and is nil when every confidence is 0 or 1
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.5, 1.0, 60)
+    median, high = ece_floor(conf)
+    assert 0.05 < median < high < 0.3
+    many_median, _ = ece_floor(np.tile(conf, 50))
+    assert many_median < median / 3
+    assert ece_floor([1.0, 0.0, 1.0]) == (0.0, 0.0)
+    assert ece_floor([]) == (0.0, 0.0)
+    assert ece_floor(conf, seed=3) == ece_floor(conf, seed=3)
 
 
 def test_brier_hand_computed() -> None:

@@ -322,10 +322,11 @@ def test_self_training_reads_the_waiting_tickets_of_the_axis(loop: Loop) -> None
         rubric,
         AXIS,
         models,
-        plain.model_copy(update={"self_train": True}),
+        plain.model_copy(update={"self_train": True, "self_train_from": 0}),
     )
     without = train_from_store(loop.store, loop.encoder, rubric, AXIS, models, plain)
     assert with_waiting.report.labels_used == without.report.labels_used == 14
+    assert with_waiting.report.self_trained and not without.report.self_trained
     a = load_head(Path(with_waiting.record.path), encoder_sha256=loop.encoder.sha256)
     b = load_head(Path(without.record.path), encoder_sha256=loop.encoder.sha256)
     assert not np.allclose(a.coef, b.coef)

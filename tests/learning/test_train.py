@@ -181,17 +181,48 @@ def test_self_training_moves_the_boundary_toward_the_tickets_it_is_sure_of() -> 
     assert np.allclose(unsure[0], plain[0])
 
 
+def test_a_warm_started_refit_reaches_the_cold_refits_optimum() -> None:
+    # three noisy classes in 8 dimensions and waiting rows around them: the refit that starts
+    # from the first fit's solution ends where a fresh one does (a convex problem), and both
+    # differ from the first fit (the pseudo rows were fitted on)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 8)) * 2
+    y = np.repeat(np.arange(3, dtype=np.int64), 20)
+    x = centres[y] + rng.normal(size=(60, 8))
+    waiting = centres[rng.integers(0, 3, 300)] + rng.normal(size=(300, 8))
+    on = TrainOptions(self_train=True)
+    w = np.ones(len(y))
+    cold = fit_head_weights(x, y, w, 3, on, unlabelled=waiting, tol=1e-8)
+    warm = fit_head_weights(x, y, w, 3, on, unlabelled=waiting, tol=1e-8, warm_start=True)
+    first = fit_head_weights(x, y, w, 3, TrainOptions(), tol=1e-8)
+    assert np.allclose(warm[0], cold[0], atol=1e-3) and np.allclose(warm[1], cold[1], atol=1e-3)
+    assert not np.allclose(warm[0], first[0], atol=1e-2)
+
+
 def test_self_training_on_waiting_texts_keeps_the_report_on_human_labels(
     encoder: Encoder, rubric: RubricSet
 ) -> None:
     waiting = [t for t, _ in tickets(4, offset=3)]
-    options = TrainOptions(self_train=True)
+    options = TrainOptions(self_train=True, self_train_from=3)
     head, report = train_head(
         examples(3), rubric, "category", encoder, version=1, options=options, unlabelled=waiting
     )
     plain, _ = train_head(examples(3), rubric, "category", encoder, version=1)
     assert report.labels_used == 21 and report.per_label == dict.fromkeys(LABELS, 3)
+    assert report.self_trained
     assert not np.allclose(head.coef, plain.coef)  # the waiting tickets were fitted on
+    # under self_train_from labels a label (the default 8), the waiting tickets are left out
+    few, few_report = train_head(
+        examples(3),
+        rubric,
+        "category",
+        encoder,
+        version=1,
+        options=TrainOptions(self_train=True),
+        unlabelled=waiting,
+    )
+    assert not few_report.self_trained
+    assert np.allclose(few.coef, plain.coef)
     held_out = tickets(5, offset=10)
     probs = head.predict_proba(encoder.embed([t for t, _ in held_out]))
     predicted = [head.meta.labels[i] for i in probs.argmax(axis=1)]

@@ -111,7 +111,9 @@ class TrainReport(BaseModel):
     thresholds: Thresholds
     auto_route_coverage: float = Field(description="out-of-fold share at or above auto_route")
     self_trained: bool = Field(
-        False, description="waiting tickets were fitted on (self_train, past self_train_from)"
+        False,
+        description="self-training ran (self_train, waiting tickets, past self_train_from); "
+        "the refit adds only those the first fit is sure of, possibly none",
     )
     seconds: float
     dropped: dict[str, int] = Field(
@@ -296,9 +298,7 @@ def train_head(
     weak_rows = np.arange(n_human, len(y_all), dtype=np.int64)
 
     self_trained = (
-        options.self_train
-        and len(unlabelled) > 0
-        and n_human >= options.self_train_from * len(names)
+        options.self_train and len(unlabelled) > 0 and n_human >= options.self_train_from * k
     )
     x_un = unit_rows(encoder.embed(list(unlabelled))) if self_trained else None
 

@@ -17,7 +17,9 @@ Phase 2, concurrency: N calls at once with the server answering in 200 ms; all m
 
 Targets (issue 17): the gateway's own overhead p50 ≤ 2 ms (litellm's is measured and reported,
 not fought: it is small beside a 300-3,000 ms call); 200 concurrent without error. Exits 1 on an
-error.
+error. ``--local-weight 0.5`` measures the served default, the embedded model asked alongside
+each call (``scoring.blend``): against an instant provider its encoding shows as ours; behind a
+real call it runs concurrently (phase 2).
 Modes: ``scorer`` calls ``LLMScorer.score_many`` in-process; ``http`` POSTs /classify to a running
 gateway (start it with GATEWAY_SCORER=llm, GATEWAY_MODEL=openai/bench-model and GATEWAY_API_BASE
 pointing at a wire server: ``python tests/support/wire_server.py`` prints its port).
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import statistics
@@ -48,6 +51,8 @@ from gateway.errors import GatewayError  # noqa: E402
 from gateway.providers import load_prompt  # noqa: E402
 from gateway.providers.client import ProviderClient, litellm  # noqa: E402
 from gateway.rubrics import parse_rubric  # noqa: E402
+from gateway.scoring import Scorer  # noqa: E402
+from gateway.scoring.blend import BlendScorer  # noqa: E402
 from gateway.scoring.llm import LLMScorer  # noqa: E402
 
 TICKET = "I was charged twice for my subscription this month. Please refund the duplicate charge."
@@ -84,14 +89,25 @@ class Target(Protocol):
     async def close(self) -> None: ...
 
 
-class ScorerTarget:
-    name = "LLMScorer.score_many"
+@functools.cache
+def embedded() -> Scorer:
+    from gateway.config import Settings
+    from gateway.scoring import build_local_scorer
 
-    def __init__(self, api_base: str, concurrency: int) -> None:
+    return build_local_scorer(Settings().local)
+
+
+class ScorerTarget:
+    def __init__(self, api_base: str, concurrency: int, local_weight: float = 0.0) -> None:
         client = ProviderClient(
             ProviderSettings(model=MODEL, api_base=api_base, api_key="sk-bench")
         )
-        self.scorer = LLMScorer(client, load_prompt("classify.v2"), concurrency=concurrency)
+        llm = LLMScorer(client, load_prompt("classify.v2"), concurrency=concurrency)
+        self.scorer: Scorer = llm
+        self.name = "LLMScorer.score_many"
+        if local_weight:  # the gateway's default: the embedded model asked alongside
+            self.scorer = BlendScorer(llm, embedded(), local_weight)
+            self.name = f"BlendScorer(LLMScorer, {local_weight})"
 
     async def call(self, text: str) -> None:
         (result,) = await self.scorer.score_many([text], RUBRIC, [])
@@ -261,7 +277,7 @@ async def run(args: argparse.Namespace) -> int:
     body, answer = await recorded_exchange()
     with wire_server(0, answer) as instant:
         target: Target = (
-            ScorerTarget(instant, args.concurrency)
+            ScorerTarget(instant, args.concurrency, args.local_weight)
             if args.mode == "scorer"
             else HttpTarget(args.url, args.concurrency)
         )
@@ -271,7 +287,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  target: our own overhead p50 ≤ 2 ms: {verdict}")
     with wire_server(args.delay_ms) as slow:
         target = (
-            ScorerTarget(slow, args.concurrency)
+            ScorerTarget(slow, args.concurrency, args.local_weight)
             if args.mode == "scorer"
             else HttpTarget(args.url, args.concurrency)
         )
@@ -290,6 +306,13 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=200.0, help="phase 2 provider time")
     parser.add_argument(
         "--concurrency", type=int, default=200, help="LLMScorer bound (GATEWAY_LLM_CONCURRENCY)"
+    )
+    parser.add_argument(
+        "--local-weight",
+        type=float,
+        default=0.0,
+        help="scorer mode: mix in the embedded model as GATEWAY_LLM_LOCAL_WEIGHT does (it then "
+        "counts as ours); 0: the provider path alone",
     )
     parser.add_argument(
         "--loop",

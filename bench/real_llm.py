@@ -1,7 +1,7 @@
 """The LLM scorers against a real local model: issue 17's acceptance run (not in ``make test``).
 
     .venv/bin/python bench/real_llm.py                       # 30 fit + 50 test Bitext tickets
-    .venv/bin/python bench/real_llm.py --fit 20 --test 30 --scorers llm,cascade
+    .venv/bin/python bench/real_llm.py --fit 20 --test 30 --scorers llm,cascade,cascade+local
     .venv/bin/python bench/real_llm.py --smoke               # 3 tickets: is the path alive?
 
 What it does, from nothing but the package index:
@@ -21,7 +21,11 @@ What it does, from nothing but the package index:
    tickets of its test split to measure, with the scorers named in ``--scorers``:
    local, llm (classify.v3, native JSON schema, choice logprobs), logprob (label_code.v2, one
    label order) and logprob3 (three orders averaged), cascade (local, then llm below the
-   rubric's review threshold). One ticket at a time: the server has two cores.
+   rubric's review threshold), and ``X+local``: X's answers mixed with the embedded model's at
+   ``--local-weight`` (``GATEWAY_LLM_LOCAL_WEIGHT``, the gateway's default; ``scoring.blend``),
+   built from X's own answers of this run, so no call is made twice. Each of X and X+local
+   runs as the gateway does with ``GATEWAY_LLM_LOCAL_WEIGHT=0`` and at the weight.
+   ``--parallel`` tickets in flight: the server's slots batch them.
 
 It prints, per scorer, on the test tickets: accuracy, ECE before and after the calibration fitted
 on the fit tickets (and the "floor": the median/95th-percentile ECE a perfectly calibrated scorer
@@ -160,23 +164,16 @@ def llama_server(binary: Path, model: Path, port: int, threads: int, ctx: int) -
     args = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port)]
     args += ["--threads", str(threads), "-c", str(ctx), "-np", "3", "--no-webui"]
     logfile = (model.parent / "llama-server.log").open("w")
-    log(" ".join(args))
-    proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    proc = _healthy(args, logfile, url)
+    if proc is None:
+        # On a Xeon with AMX (2026-12-07) this build segfaults while repacking the weights for
+        # the CPU's matrix kernels; unpacked, it runs.
+        log("llama-server crashed while loading; starting it again with --no-repack")
+        proc = _healthy([*args, "--no-repack"], logfile, url)
+        if proc is None:
+            raise SystemExit(f"llama-server crashed again; see {logfile.name}")
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"llama-server exited ({proc.returncode}); see {logfile.name}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("llama-server did not become healthy in 600 s")
-            time.sleep(1)
         yield f"{url}/v1"
     finally:
         proc.terminate()
@@ -185,6 +182,28 @@ def llama_server(binary: Path, model: Path, port: int, threads: int, ctx: int) -
         if proc.poll() is None:
             proc.kill()
         logfile.close()
+
+
+def _healthy(args: list[str], logfile: Any, url: str) -> subprocess.Popen[bytes] | None:
+    """The started server once ``/health`` answers; None if a signal killed it first."""
+    log(" ".join(args))
+    proc = subprocess.Popen(args, stdout=logfile, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while True:
+        if proc.poll() is not None:
+            if proc.returncode < 0:
+                return None
+            raise SystemExit(f"llama-server exited ({proc.returncode}); see {logfile.name}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("llama-server did not become healthy in 600 s")
+        time.sleep(1)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -338,6 +357,7 @@ def figures(
             model=first.get("model", "?"),
             prompt=first.get("prompt"),
             axis=loaded.axis,
+            local_weight=first["outcome"].local_weight if first else None,
         ),
         temperature=temperature,
     )
@@ -373,7 +393,7 @@ def figures(
         "seconds_p50": statistics.median(seconds) if seconds else 0.0,
         "sent_to_llm": (
             sum(1 for r in test if r.get("scorer") == "llm") / len(test)
-            if name == "cascade"
+            if name.startswith("cascade")
             else None
         ),
     }
@@ -394,13 +414,13 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
         return "-" if x is None else format(x, spec)
 
     print(
-        f"{'scorer':9} {'acc':>5} {'ECE':>5} {'ECEcal':>6} {'floor':>11} {'T':>5} {'auto%':>5} "
+        f"{'scorer':13} {'acc':>5} {'ECE':>5} {'ECEcal':>6} {'floor':>11} {'T':>5} {'auto%':>5} "
         f"{'prec':>5} "
         f"{'toLLM':>5} {'inval':>5} {'unpar':>5} {'tok/t':>6} {'s/t':>6}"
     )
     for name, r in results.items():
         print(
-            f"{name:9} {f(r['accuracy'])} {f(r['ece_before'])} {f(r['ece_after']):>6} "
+            f"{name:13} {f(r['accuracy'])} {f(r['ece_before'])} {f(r['ece_after']):>6} "
             f"{'{:.3f}/{:.3f}'.format(*r['ece_after_floor']):>11} "
             f"{f(r['temperature'], '.2f'):>5} {f(r['auto_share'], '.2f'):>5} "
             f"{f(r['auto_precision']):>5} {f(r['sent_to_llm'], '.2f'):>5} "
@@ -420,15 +440,23 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
     test_tickets = loaded.tickets(loaded.suite.split, args.test, args.seed, True)
     names = args.scorers.split(",")
     results: dict[str, dict[str, Any]] = {}
-    llm_rows: list[dict[str, Any]] = []
+    rows_of: dict[str, list[dict[str, Any]]] = {}  # each scorer's fit + test rows
     wall: dict[str, float] = {}
     for name in names:
         counts = Counts()
-        built = build_scorers(["llm", "local"] if name == "cascade" else [name], api_base, counts)
-        if name == "cascade":
+        base, mixed = name.removesuffix("+local"), name.endswith("+local")
+        weight = args.local_weight if mixed else 0.0
+        built = build_scorers(["llm", "local", "logprob"], api_base, counts)
+        # a scorer already run answers from its rows: a mixture or a cascade pays no call twice
+        memo = {n: memo_of(built[n], rows_of.get(n, [])) for n in built}
+        if base == "cascade":
             from gateway.scoring.cascade import CascadeScorer
 
-            scorer: Any = CascadeScorer(built["local"], memo_of(built["llm"], llm_rows))
+            scorer: Any = CascadeScorer(memo["local"], memo["llm"], local_weight=weight)
+        elif mixed:
+            from gateway.scoring.blend import BlendScorer
+
+            scorer = BlendScorer(memo[base], memo["local"], weight)
         else:
             scorer = built[name]
         check = getattr(scorer, "check", None)
@@ -441,13 +469,13 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
         started = time.perf_counter()
         test_rows = await score_all(scorer, test_tickets, loaded.rubric, parallel)
         wall[name] = time.perf_counter() - started
-        if name == "llm":
-            llm_rows = fit_rows + test_rows
-        if name == "cascade" and llm_rows:
-            # its LLM answers came from the llm run: add what they cost there
-            cost = {r["text"]: r for r in llm_rows}
+        rows_of[name] = fit_rows + test_rows
+        if name == "cascade" or name != base:
+            paid = rows_of.get("llm" if base == "cascade" else base, [])
+            # its provider answers came from an earlier run: add what they cost there
+            cost = {r["text"]: r for r in paid}
             for row in test_rows:
-                if row.get("scorer") == "llm":
+                if row.get("scorer") in ("llm", "logprob") and row["text"] in cost:
                     row["seconds"] += cost[row["text"]]["seconds"]
                     row["tokens"] = cost[row["text"]].get("tokens", 0)
         results[name] = figures(name, fit_rows, test_rows, loaded)
@@ -498,7 +526,14 @@ def main() -> None:
     parser.add_argument("--fit", type=int, default=30, help="calibration tickets (train split)")
     parser.add_argument("--test", type=int, default=50, help="measured tickets (test split)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--scorers", default="local,llm,logprob,logprob3,cascade")
+    parser.add_argument(
+        "--scorers",
+        default="local,llm,logprob,cascade,llm+local,logprob+local,cascade+local",
+        help="X+local: X mixed with the embedded model (from X's own answers, no new calls)",
+    )
+    parser.add_argument(
+        "--local-weight", type=float, default=0.5, help="the embedded model's share in X+local"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--parallel", type=int, default=3, help="tickets in flight (= slots)")
     parser.add_argument("--jobs", type=int, default=2, help="build parallelism")

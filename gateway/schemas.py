@@ -234,6 +234,11 @@ class ClassifyResponse(BaseModel):
         description="the provider was unavailable and the embedded model answered: every axis "
         "is marked so and none is auto-routed",
     )
+    local_weight: float | None = Field(
+        None,
+        description="the share of the embedded model's distribution mixed into the LLM's "
+        "(GATEWAY_LLM_LOCAL_WEIGHT); null: not mixed",
+    )
     cached: bool = False
     latency_ms: float
     metadata: dict[str, str] = Field(default_factory=dict)

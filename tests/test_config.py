@@ -53,6 +53,8 @@ LEGACY: list[tuple[str, str, tuple[str, ...], Any]] = [
     ("GATEWAY_MAX_RETRIES", "1", ("provider", "retry", "max_retries"), 1),
     ("GATEWAY_MAX_REASKS", "0", ("scoring", "max_reasks"), 0),
     ("GATEWAY_LLM_CONCURRENCY", "4", ("scoring", "concurrency"), 4),
+    ("GATEWAY_LLM_LOCAL_WEIGHT", "0", ("scoring", "local_weight"), 0.0),
+    ("GATEWAY_LLM_LOCAL_WEIGHT", "0.3", ("scoring", "local_weight"), 0.3),
     ("GATEWAY_FALLBACK_TO_LOCAL", "true", ("scoring", "fallback_to_local"), True),
     ("GATEWAY_ALLOW_OVERRIDES", "true", ("scoring", "allow_overrides"), True),
     ("GATEWAY_OVERRIDE_MODELS", '["openai/c"]', ("scoring", "override_models"), ("openai/c",)),
@@ -117,10 +119,12 @@ def test_a_bad_environment_names_every_variable_and_never_its_value(
     monkeypatch.setenv("GATEWAY_PORT", "not-a-port-secret")
     monkeypatch.setenv("GATEWAY_RUBRIC_RELOAD_INTERVAL_S", "-1")
     monkeypatch.setenv("GATEWAY_PROVIDER_API_KEY", "sk-live-123")
+    monkeypatch.setenv("GATEWAY_LLM_LOCAL_WEIGHT", "1")  # all of the answer the embedded model's
     with pytest.raises(ConfigError) as err:
         load_settings()
     message = err.value.message
     assert "GATEWAY_PORT" in message and "GATEWAY_RUBRIC_RELOAD_INTERVAL_S" in message
+    assert "GATEWAY_LLM_LOCAL_WEIGHT" in message
     assert "not-a-port-secret" not in message and "sk-live" not in message
 
 

@@ -176,6 +176,16 @@ class ScoringSettings(BaseSettings):
     fallback_to_local: bool = Field(
         False, description="on provider outage answer locally, decision=review"
     )
+    # Measured on a real 1.5B model (README, "The LLM path against a real model"): mixing
+    # halves the overconfident wrong answers that no temperature can fix.
+    local_weight: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        validation_alias="GATEWAY_LLM_LOCAL_WEIGHT",
+        description="share of the embedded model's distribution mixed into an LLM's "
+        "(llm, logprob, and the tickets a cascade sends); 0 = the LLM's alone",
+    )
     # Off by default: an override spends the deployment's provider credentials on the caller's
     # choice. Models must also be listed in override_models; prompts are any in prompts_dir.
     allow_overrides: bool = Field(

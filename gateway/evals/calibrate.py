@@ -196,6 +196,7 @@ def calibrate_suite(
             # the prompt the scorer used, as the gateway will look it up (None: embedded model)
             prompt=fit_run.prompt,
             axis=loaded.axis,
+            local_weight=fit_run.local_weight,
         )
         # a refit starts from the scorer's own scores, whatever the classifier applied
         known = known_calibrations(loaded, fit_run, out)

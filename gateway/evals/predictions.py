@@ -60,6 +60,9 @@ class RunResult(BaseModel):
     scorer: str | None = None
     model: str | None = None
     prompt: str | None = Field(None, description="as the responses name it (None: no prompt)")
+    local_weight: float | None = Field(
+        None, description="the embedded model's share mixed into the answers (None: unmixed)"
+    )
     predictions: list[Prediction]
     wall_s: float
     error_messages: dict[str, str] = Field(

@@ -153,10 +153,11 @@ async def run_tickets(
     scorer: str | None = None
     model: str | None = None
     prompt: str | None = None
+    local_weight: float | None = None
     errors: dict[str, str] = {}  # code -> its first message (never ticket text)
 
     async def one_batch(start: int) -> None:
-        nonlocal scorer, model, prompt
+        nonlocal scorer, model, prompt, local_weight
         chunk = requests[start : start + size]
         async with gate:
             outcomes = await classify(chunk)
@@ -167,6 +168,7 @@ async def run_tickets(
                 _check_rubric(loaded, outcome)
                 if scorer is None:
                     scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
+                    local_weight = outcome.local_weight
             else:
                 errors.setdefault(outcome.code, outcome.message)
             slots[start + offset] = prediction_of(
@@ -183,6 +185,7 @@ async def run_tickets(
         scorer=scorer,
         model=model,
         prompt=prompt,
+        local_weight=local_weight,
         predictions=slots.filled(),
         wall_s=wall,
         error_messages=errors,
@@ -215,6 +218,7 @@ def stored_calibration(
         result.prompt,
         loaded.axis,
         file=file,
+        local_weight=result.local_weight,
     )
 
 

@@ -51,6 +51,9 @@ class CalibrationKey(BaseModel):
     model: str
     prompt: str | None = None
     axis: str = "category"
+    local_weight: float | None = Field(
+        None, description="the embedded model's share mixed into the answer (scoring.blend)"
+    )
 
 
 class FitReport(BaseModel):
@@ -105,7 +108,10 @@ class Calibration(BaseModel):
     def id(self) -> str:
         """Short stable name for responses and logs: changes whenever the numbers change."""
         numbers: dict[str, object] = {
-            "key": self.key.model_dump(mode="json"),
+            # local_weight only when set: calibrations fitted before it keep their ids
+            "key": self.key.model_dump(
+                mode="json", exclude={"local_weight"} if self.key.local_weight is None else None
+            ),
             "t": self.temperature,
             "thr": self.label_thresholds,
         }
@@ -213,14 +219,20 @@ def load_calibration(
     axis: str = "category",
     *,
     file: Path | None = None,
+    local_weight: float | None = None,
 ) -> Calibration | None:
-    """The calibration fitted for exactly this rubric content, scorer, model and prompt, from
-    the file beside the rubric (or ``file``).
+    """The calibration fitted for exactly this rubric content, scorer, model, prompt and
+    embedded model's share, from the file beside the rubric (or ``file``).
 
     A rubric edit changes the fingerprint, so a stale calibration is never applied.
     """
     key = CalibrationKey(
-        fingerprint=fingerprint, scorer=scorer, model=model, prompt=prompt, axis=axis
+        fingerprint=fingerprint,
+        scorer=scorer,
+        model=model,
+        prompt=prompt,
+        axis=axis,
+        local_weight=local_weight,
     )
     return read_calibration_file(rubric_path, file).lookup(key)
 

@@ -204,8 +204,9 @@ class Classifier:
 
     @staticmethod
     def _calibration_key(rubric: RubricSet, axis: str, result: ScoreResult) -> CalibrationKey:
-        # what a calibration was fitted for: this rubric content, axis, scorer, model and prompt
-        fitted_for = result.model_dump(include={"scorer", "model", "prompt"})
+        # what a calibration was fitted for: this rubric content, axis, scorer, model, prompt
+        # and the embedded model's share in the answer
+        fitted_for = result.model_dump(include={"scorer", "model", "prompt", "local_weight"})
         return CalibrationKey(fingerprint=rubric.fingerprint, axis=axis, **fitted_for)
 
     def _respond(self, item: _Prepared, result: ScoreResult, started: float) -> ClassifyResponse:
@@ -279,6 +280,7 @@ class Classifier:
             reading=result.reading,
             structured_output=result.structured_output,
             fallback=result.fallback,
+            local_weight=result.local_weight,
             cached=result.origin == "cache",
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             metadata=item.metadata,

@@ -9,6 +9,7 @@ probabilities (DESIGN.md §1, §5).
     head          TrainedHead, load_head, HeadScorer: a head trained on reviewers' labels
     head_cascade  HeadCascade: a promoted head first, the previous scorer where it is unsure
     fallback      LocalFallbackScorer: the embedded model's answer during a provider outage
+    blend         BlendScorer, mixed: an LLM's distribution mixed with the embedded model's
     variants      per-request model/prompt overrides
     factory       build_local_scorer, build_scorer, check_scorer
 
@@ -28,6 +29,7 @@ from gateway.scoring.base import (
     Wrapper,
     config_fingerprint,
 )
+from gateway.scoring.blend import BlendScorer, mixed
 from gateway.scoring.cascade import CascadeScorer, CascadeStats
 from gateway.scoring.distribution import (
     entropy,
@@ -48,6 +50,7 @@ from gateway.scoring.variants import ScorerVariants
 __all__ = [
     "LOCAL_FALLBACK",
     "AxisScores",
+    "BlendScorer",
     "CascadeScorer",
     "CascadeStats",
     "Checkable",
@@ -76,6 +79,7 @@ __all__ = [
     "load_head",
     "logistic",
     "margin",
+    "mixed",
     "normalise",
     "softmax",
     "top_label",

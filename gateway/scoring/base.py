@@ -49,6 +49,11 @@ class ScoreResult(BaseModel):
         description="the embedded model answered because the provider was unavailable: never "
         "auto-routed, never cached",
     )
+    local_weight: float | None = Field(
+        None,
+        description="the share of the embedded model's distribution mixed into an LLM's "
+        "(scoring.blend); None: not mixed",
+    )
     thresholds: dict[str, Thresholds] = Field(
         default_factory=dict,
         description="per axis, thresholds of the scorer's own that replace the rubric's (a "

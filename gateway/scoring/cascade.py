@@ -6,7 +6,8 @@ second (LLM) scorer. Each ``ScoreResult.scorer`` says which one decided. Counter
 share of tickets that reached the second scorer, for metrics and benchmarks.
 
 With ``fallback_to_local``, a ticket the provider could not answer keeps the first scorer's
-answer, marked as a fallback (``scoring.fallback``).
+answer, marked as a fallback (``scoring.fallback``). With ``local_weight``, the second scorer's
+answer is mixed with the first one's (``scoring.blend``): the first answer is at hand already.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.errors import ProviderUnavailableError
 from gateway.providers import Prompt
 from gateway.rubrics import RubricSet
 from gateway.scoring.base import Checkable, ScoreOutcome, Scorer, ScoreResult, config_fingerprint
+from gateway.scoring.blend import mixed
 from gateway.scoring.fallback import as_local_fallback, outcomes_of, variant_of
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,14 @@ class CascadeScorer:
         *,
         fallback_to_local: bool = False,
         on_local_fallback: Callable[[int], None] | None = None,
+        local_weight: float = 0.0,
     ) -> None:
+        if not 0.0 <= local_weight < 1.0:
+            raise ValueError(f"local_weight must be in [0, 1), not {local_weight}")
         self.first = first
         self.second = second
         self.fallback_to_local = fallback_to_local
+        self.local_weight = local_weight
         self.on_local_fallback = on_local_fallback  # metrics hook: tickets answered locally
         self.stats = CascadeStats()
 
@@ -71,13 +77,14 @@ class CascadeScorer:
 
     @property
     def fingerprint(self) -> str:
-        return config_fingerprint(
-            {
-                "first": [self.first.name, self.first.model, self.first.fingerprint],
-                "second": [self.second.name, self.second.model, self.second.fingerprint],
-                "gate": "primary-axis top score < review threshold",
-            }
-        )
+        config: dict[str, object] = {
+            "first": [self.first.name, self.first.model, self.first.fingerprint],
+            "second": [self.second.name, self.second.model, self.second.fingerprint],
+            "gate": "primary-axis top score < review threshold",
+        }
+        if self.local_weight:  # only when set: unmixed cascades keep their cached answers
+            config["local_weight"] = self.local_weight
+        return config_fingerprint(config)
 
     @property
     def batches(self) -> bool:
@@ -95,6 +102,7 @@ class CascadeScorer:
             variant_of(self.second, model, prompt),
             fallback_to_local=self.fallback_to_local,
             on_local_fallback=self.on_local_fallback,
+            local_weight=self.local_weight,
         )
         variant.stats = self.stats
         return variant
@@ -127,6 +135,8 @@ class CascadeScorer:
             if isinstance(outcome, ProviderUnavailableError) and self.fallback_to_local:
                 down += 1
                 outcome = as_local_fallback(local[i])
+            elif isinstance(outcome, ScoreResult):
+                outcome = mixed(outcome, local[i], self.local_weight)
             results[i] = outcome
         if down:
             log.warning("provider unavailable: %d ticket(s) answered locally", down)

@@ -13,6 +13,7 @@ from gateway.errors import ConfigError, InvalidRequestError
 from gateway.providers import Prompt, ProviderClient, ProviderHealth, ProviderObserver, load_prompt
 from gateway.redaction import Redactor
 from gateway.scoring.base import Scorer
+from gateway.scoring.blend import BlendScorer
 from gateway.scoring.cascade import CascadeScorer
 from gateway.scoring.fallback import LocalFallbackScorer
 from gateway.scoring.llm import LLMScorer
@@ -40,9 +41,14 @@ def _structured_prompt(settings: Settings) -> Prompt:
     return prompt
 
 
-def _with_local_fallback(
+def _served(
     settings: Settings, scorer: Scorer, local: Scorer, observer: ProviderObserver
 ) -> Scorer:
+    """``scorer`` mixed with the embedded model (``local_weight``), inside the local fallback:
+    an outage is answered by the embedded model alone, marked as such."""
+    weight = settings.scoring.local_weight
+    if weight > 0:
+        scorer = BlendScorer(scorer, local, weight)
     if not settings.scoring.fallback_to_local:
         return scorer
     return LocalFallbackScorer(scorer, local, on_local_fallback=observer.local_fallback)
@@ -66,7 +72,7 @@ def build_llm(
     observer: ProviderObserver,
     redactor: Redactor | None = None,
 ) -> Scorer:
-    return _with_local_fallback(settings, _llm(settings, client, redactor), local, observer)
+    return _served(settings, _llm(settings, client, redactor), local, observer)
 
 
 def build_logprob(
@@ -88,7 +94,7 @@ def build_logprob(
         concurrency=settings.scoring.concurrency,
         orders=settings.scoring.logprob_orders,
     )
-    return _with_local_fallback(settings, scorer, local, observer)
+    return _served(settings, scorer, local, observer)
 
 
 def build_cascade(
@@ -103,6 +109,7 @@ def build_cascade(
         _llm(settings, client, redactor),
         fallback_to_local=settings.scoring.fallback_to_local,
         on_local_fallback=observer.local_fallback,
+        local_weight=settings.scoring.local_weight,
     )
 
 

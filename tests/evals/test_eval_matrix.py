@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -196,3 +197,62 @@ def test_cli_exits_non_zero_and_the_report_says_the_run_failed(
     assert "10/10: ALL FAILED" in md
     assert "0.000" not in md.split("## Run `llm@openai/x`")[1]
     assert "labels that have gold tickets in this set" in md
+
+
+@pytest.mark.parametrize("weight", [0.5, 0.0])
+def test_a_calibration_is_fitted_and_served_at_the_embedded_model_s_share(
+    matrix_suite: Path,
+    tmp_path: Path,
+    wire: WireServer,
+    local_scorer: LocalScorer,
+    monkeypatch: pytest.MonkeyPatch,
+    weight: float,
+) -> None:
+    """rubric calibrate on the llm scorer keys its temperature by GATEWAY_LLM_LOCAL_WEIGHT (the
+    answers it was fitted on were mixed at that share), and the gateway applies it at that share
+    only: a deployment that changes the weight gets no stale temperature."""
+    from fastapi.testclient import TestClient
+
+    from gateway.evals import calibrate_suite
+    from gateway.server import create_app
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    wire.responder = schema_filler
+    matrix_suite.write_text(
+        matrix_suite.read_text().replace(
+            "matrix:\n  scorers: [local, llm]\n  models: [openai/test-model]\n",
+            "matrix:\n  scorers: [llm]\n  models: [openai/test-model]\n"
+            "calibration: {split: test}\n",
+        )
+    )
+
+    def settings(share: float) -> Any:
+        return make_settings(
+            cache={"enabled": False},
+            rubrics={"dir": tmp_path / "rubrics"},
+            redaction={"enabled": False},
+            store={"enabled": False},
+            scoring={"scorer": "llm", "local_weight": share},
+            provider={
+                "model": "openai/test-model",
+                "api_base": wire.url,
+                "retry": RetryPolicy(max_retries=0),
+            },
+        )
+
+    factory = GatewayFactory(
+        settings=settings(weight), local=local_scorer, redactor=PassThroughRedactor()
+    )
+    (outcome,) = calibrate_suite(load_suite(matrix_suite), factory, EvalOptions(cache=False))
+    assert outcome.calibration.key.local_weight == (weight or None)
+    assert outcome.written_to is not None and outcome.written_to.is_file()
+    ticket = {"text": TICKETS[0][0], "rubric": "support_matrix"}
+    served = {}
+    for share in (0.5, 0.0):
+        app = create_app(settings(share), wait=True, local=local_scorer)
+        with TestClient(app) as client:
+            resp = client.post("/classify", json=ticket)
+        assert resp.status_code == 200, resp.text
+        served[share] = resp.json()["calibration"]
+    other = 0.0 if weight else 0.5
+    assert (served[weight], served[other]) == (outcome.calibration.id, None)

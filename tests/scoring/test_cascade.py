@@ -33,6 +33,7 @@ from gateway.scoring import (
     build_scorer,
     check_scorer,
 )
+from gateway.scoring.blend import BlendScorer
 from gateway.scoring.llm import LLMScorer
 from gateway.scoring.logprob import LogprobScorer
 
@@ -326,18 +327,28 @@ def test_default_scorer_is_cascade_with_a_model(wire: WireServer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "fallback", "expected"),
+    ("kind", "fallback", "weight", "expected"),
     [
-        ("llm", False, LLMScorer),
-        ("llm", True, LocalFallbackScorer),
-        ("logprob", False, LogprobScorer),
-        ("cascade", True, CascadeScorer),
+        ("llm", False, 0.0, LLMScorer),
+        ("llm", False, 0.5, BlendScorer),
+        ("llm", True, 0.5, LocalFallbackScorer),
+        ("logprob", False, 0.0, LogprobScorer),
+        ("logprob", False, 0.3, BlendScorer),
+        ("cascade", True, 0.5, CascadeScorer),
     ],
 )
-def test_scorer_by_setting(wire: WireServer, kind: str, fallback: bool, expected: type) -> None:
-    scorer = build_scorer(settings(wire, scorer=kind, fallback_to_local=fallback), local())
+def test_scorer_by_setting(
+    wire: WireServer, kind: str, fallback: bool, weight: float, expected: type
+) -> None:
+    scorer = build_scorer(
+        settings(wire, scorer=kind, fallback_to_local=fallback, local_weight=weight), local()
+    )
     assert isinstance(scorer, expected)
     assert scorer.name == kind
+    if isinstance(scorer, LocalFallbackScorer):  # the mixture is inside the fallback
+        assert isinstance(scorer.primary, BlendScorer)
+    if isinstance(scorer, CascadeScorer):
+        assert scorer.local_weight == weight
 
 
 def test_logprob_scorer_gets_a_label_code_prompt(wire: WireServer) -> None:
@@ -368,21 +379,29 @@ async def test_factory_reports_provider_events_to_the_observer(
     assert metrics.registry.get_sample_value("gateway_provider_retries_total") == 0
 
 
-@pytest.mark.parametrize(("kind", "fallback"), [("cascade", False), ("llm", True)])
+@pytest.mark.parametrize(
+    ("kind", "fallback"), [("cascade", False), ("llm", True), ("llm", False), ("logprob", False)]
+)
 def test_wrapped_scorers_pass_overrides_to_the_llm(
     wire: WireServer, kind: str, fallback: bool
 ) -> None:
     scorer = build_scorer(settings(wire, scorer=kind, fallback_to_local=fallback), local())
     assert isinstance(scorer, Overridable)
-    other = scorer.variant(model="openai/other", prompt=load_prompt("classify.v1"))
+    served, asked = (
+        ("label_code.v2", "label_code.v1") if kind == "logprob" else ("classify.v3", "classify.v1")
+    )
+    other = scorer.variant(model="openai/other", prompt=load_prompt(asked))
     assert type(other) is type(scorer)
     assert other.model == "openai/other"
-    assert other.prompt is not None and other.prompt.startswith("classify.v1@")
+    assert other.prompt is not None and other.prompt.startswith(f"{asked}@")
     assert other.fingerprint != scorer.fingerprint
-    assert (scorer.model, scorer.prompt) == (
-        "openai/test-model",
-        load_prompt("classify.v3").ref.tag,
-    )
+    assert (scorer.model, scorer.prompt) == ("openai/test-model", load_prompt(served).ref.tag)
+    # the embedded model's share (0.5 by default) goes with the variant
+    if isinstance(other, CascadeScorer):
+        assert other.local_weight == 0.5
+    else:
+        inner = other.primary if isinstance(other, LocalFallbackScorer) else other
+        assert isinstance(inner, BlendScorer) and inner.weight == 0.5
 
 
 def test_a_scorer_without_variants_refuses_overrides() -> None:

@@ -284,7 +284,7 @@ def test_the_logprob_builder_takes_its_orders_from_settings(
 
     monkeypatch.setenv("GATEWAY_LOGPROB_ORDERS", "3")
     settings = make_settings(
-        scoring={"scorer": "logprob"},
+        scoring={"scorer": "logprob", "local_weight": 0},  # the logprob scorer itself
         provider={"model": "openai/test-model", "api_base": wire.url},
     )
     assert settings.scoring.logprob_orders == 3

@@ -15,18 +15,22 @@ from pydantic import BaseModel, ConfigDict
 from gateway.redaction import PerLanguageRedactor, Redactor
 from gateway.rubrics import ENGLISH_ONLY_DEFAULT, LanguagePolicy
 from gateway.schemas import AxisResult, Decision, DetectedLanguage
-from gateway.scoring import CascadeScorer, LocalScorer, Scorer, ScorerVariants
+from gateway.scoring import CascadeScorer, LocalScorer, Scorer, ScorerVariants, unmixed
 
 
 def other_language_reader(variants: ScorerVariants) -> tuple[Scorer | None, bool]:
     """The served scorer that reads languages other than English, and whether that is the
     served scorer itself. The embedded model reads English only; a cascade's second scorer (the
-    LLM) reads them all, as do the provider scorers."""
+    LLM) reads them all, as do the provider scorers, without the embedded model's answer mixed
+    in (``scoring.blend``)."""
     served = variants.served
     if isinstance(served, LocalScorer):
         return None, False
     if isinstance(served, CascadeScorer):
         return variants.wrap(served.second), False
+    alone = unmixed(served)
+    if alone is not None:
+        return variants.wrap(alone), False
     return variants.base, True
 
 

@@ -9,7 +9,7 @@ probabilities (DESIGN.md §1, §5).
     head          TrainedHead, load_head, HeadScorer: a head trained on reviewers' labels
     head_cascade  HeadCascade: a promoted head first, the previous scorer where it is unsure
     fallback      LocalFallbackScorer: the embedded model's answer during a provider outage
-    blend         BlendScorer, mixed: an LLM's distribution mixed with the embedded model's
+    blend         BlendScorer, mixed, unmixed: an LLM's distribution mixed with the embedded model's
     variants      per-request model/prompt overrides
     factory       build_local_scorer, build_scorer, check_scorer
 
@@ -29,7 +29,7 @@ from gateway.scoring.base import (
     Wrapper,
     config_fingerprint,
 )
-from gateway.scoring.blend import BlendScorer, mixed
+from gateway.scoring.blend import BlendScorer, mixed, unmixed
 from gateway.scoring.cascade import CascadeScorer, CascadeStats
 from gateway.scoring.distribution import (
     entropy,
@@ -83,4 +83,5 @@ __all__ = [
     "normalise",
     "softmax",
     "top_label",
+    "unmixed",
 ]

@@ -15,7 +15,8 @@ is never applied to another.
 
 ``mixed`` is what the cascade applies to the tickets it sends to the LLM (it has the local answer
 already); ``BlendScorer`` wraps the ``llm`` or ``logprob`` scorer, asking the embedded model
-alongside it.
+alongside it. A ticket in a language the embedded model does not read is answered by the LLM
+alone (``unmixed``, used by ``pipeline.language``), as a cascade's LLM answers it alone.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gateway.scoring.base import (
     config_fingerprint,
 )
 from gateway.scoring.distribution import top_label
-from gateway.scoring.fallback import variant_of
+from gateway.scoring.fallback import LocalFallbackScorer, variant_of
 
 
 def _mix(theirs: Mapping[str, float], ours: Mapping[str, float], weight: float) -> dict[str, float]:
@@ -122,3 +123,15 @@ class BlendScorer(Wrapper):
             else llm
             for llm, local in zip(theirs, ours, strict=True)
         ]
+
+
+def unmixed(scorer: Scorer) -> Scorer | None:
+    """``scorer`` without the embedded model mixed in, for tickets that model cannot read (it
+    reads English only: ``pipeline.language``); None when ``scorer`` mixes nothing in."""
+    if isinstance(scorer, BlendScorer):
+        return scorer.primary
+    if isinstance(scorer, LocalFallbackScorer) and isinstance(scorer.primary, BlendScorer):
+        return LocalFallbackScorer(
+            scorer.primary.primary, scorer.local, on_local_fallback=scorer.on_local_fallback
+        )
+    return None

@@ -16,7 +16,16 @@ from gateway.pipeline import Classifier, build_classifier
 from gateway.redaction import PassThroughRedactor, SpacyModel
 from gateway.rubrics import RubricSet, RubricStore
 from gateway.schemas import ClassifyRequest
-from gateway.scoring import AxisScores, CascadeScorer, LocalScorer, ScoreOutcome, ScoreResult
+from gateway.scoring import (
+    AxisScores,
+    BlendScorer,
+    CascadeScorer,
+    LocalFallbackScorer,
+    LocalScorer,
+    ScoreOutcome,
+    Scorer,
+    ScoreResult,
+)
 
 GERMAN = "Guten Tag, mir wurde die Rechnung für März doppelt abgebucht. Mit freundlichen Grüßen"
 FRENCH = "Bonjour, on m'a facturé deux fois l'abonnement ce mois-ci. Pouvez-vous me rembourser ?"
@@ -172,3 +181,23 @@ async def test_without_a_policy_an_llm_scorer_answers_as_before(
     resp = await classifier.classify(ClassifyRequest(text=GERMAN, rubric="demo"))
     assert (resp.decision, resp.route, llm.texts) == ("auto_route", "billing-team", [GERMAN])
     assert resp.language is not None and "language" not in resp.reason
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+async def test_a_mixed_llm_answers_another_language_alone(
+    tmp_path: Path, detector: FastTextDetector, fallback: bool
+) -> None:
+    """With the embedded model mixed into the LLM's answers (GATEWAY_LLM_LOCAL_WEIGHT), a ticket
+    the embedded model cannot read is the LLM's alone, saying so; English ones are mixed."""
+    local, llm = Sure("local"), Sure("llm")
+    served: Scorer = BlendScorer(llm, local, 0.5)
+    if fallback:
+        served = LocalFallbackScorer(served, local)
+    classifier = _classifier(tmp_path, detector, None, served)
+    resp = await classifier.classify(ClassifyRequest(text=GERMAN, rubric="demo"))
+    assert (llm.texts, local.texts) == ([GERMAN], [])  # the embedded model never saw it
+    assert (resp.scorer, resp.local_weight, resp.decision) == ("llm", None, "auto_route")
+    assert resp.reason.endswith(": LLM answered")
+    english = await classifier.classify(ClassifyRequest(text=ENGLISH, rubric="demo"))
+    assert (english.local_weight, local.texts) == (0.5, [ENGLISH])
+    assert "language" not in english.reason

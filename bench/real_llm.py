@@ -334,43 +334,30 @@ def _arrays(rows: Sequence[dict[str, Any]], labels: Sequence[str]) -> tuple[Any,
     return probs, correct
 
 
-def figures(
-    name: str, fit: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]], loaded: Any
+def calibrated(
+    fit: Sequence[dict[str, Any]],
+    test: Sequence[dict[str, Any]],
+    labels: Sequence[str],
+    auto: float,
 ) -> dict[str, Any]:
+    """Accuracy, ECE and auto-routing on ``test`` before and after a temperature fitted on
+    ``fit``: to the confidence (``rubric calibrate``'s default objective) and, beside it, to the
+    gold labels' NLL (``--objective nll``). Rows need ``scores`` and ``gold`` only."""
     from gateway.evals.confidence import ece_floor, expected_calibration_error
-    from gateway.evals.fitting import fit_temperature_to_confidence
-    from gateway.pipeline.calibration import Calibration, CalibrationKey, logits_from_scores
+    from gateway.evals.fitting import fit_temperature, fit_temperature_to_confidence
+    from gateway.pipeline.calibration import apply_temperature, logits_from_scores
 
-    labels = loaded.labels
-    auto = loaded.rubric.thresholds_for(loaded.axis).auto_route
     fit_p, fit_ok = _arrays(fit, labels)
     test_p, test_ok = _arrays(test, labels)
-    temperature = (
-        fit_temperature_to_confidence(logits_from_scores(fit_p), fit_ok) if len(fit_p) else 1.0
-    )
-    first = next((r for r in test if "scores" in r), {})
-    # the calibration the gateway would look up: one per (rubric, scorer, model, prompt, axis)
-    calibration = Calibration(
-        key=CalibrationKey(
-            fingerprint=loaded.rubric.fingerprint,
-            scorer=name,
-            model=first.get("model", "?"),
-            prompt=first.get("prompt"),
-            axis=loaded.axis,
-            local_weight=first["outcome"].local_weight if first else None,
-        ),
-        temperature=temperature,
-    )
-    after = np.array(
-        [list(calibration.apply(dict(zip(labels, p, strict=True))).values()) for p in test_p]
-    )
-    after = after.reshape(test_p.shape)
+    fit_z, test_z = logits_from_scores(fit_p), logits_from_scores(test_p)
+    gold = np.array([[n in r["gold"] for n in labels] for r in fit if "scores" in r], dtype=bool)
+    temperature = fit_temperature_to_confidence(fit_z, fit_ok) if len(fit_p) else 1.0
+    t_nll = fit_temperature(fit_z, gold.reshape(fit_p.shape)) if len(fit_p) else 1.0
     conf_before = test_p.max(1) if len(test_p) else np.zeros(0)
-    conf_after = after.max(1) if len(after) else np.zeros(0)
-    routed = conf_after >= auto
-    routed_before = conf_before >= auto
-    seconds = [r["seconds"] for r in test]
-    out: dict[str, Any] = {
+    conf_after = apply_temperature(test_z, temperature).max(1) if len(test_p) else np.zeros(0)
+    conf_nll = apply_temperature(test_z, t_nll).max(1) if len(test_p) else np.zeros(0)
+    routed, routed_before = conf_after >= auto, conf_before >= auto
+    return {
         "tickets": len(test),
         "answered": len(test_p),
         "unparsable": sum(1 for r in test if "error" in r),
@@ -381,13 +368,39 @@ def figures(
         # what a perfectly calibrated scorer with these confidences shows on this many tickets
         "ece_after_floor": ece_floor(conf_after),
         "temperature": temperature,
-        "calibration_key": calibration.key.model_dump(),
+        "ece_after_nll": expected_calibration_error(conf_nll, test_ok),
+        "ece_after_nll_floor": ece_floor(conf_nll),
+        "temperature_nll": t_nll,
         "auto_share_before": float(routed_before.mean()) if len(test_p) else 0.0,
         "auto_precision_before": float(test_ok[routed_before].mean())
         if routed_before.any()
         else None,
         "auto_share": float(routed.mean()) if len(test_p) else 0.0,
         "auto_precision": float(test_ok[routed].mean()) if routed.any() else None,
+    }
+
+
+def figures(
+    name: str, fit: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]], loaded: Any
+) -> dict[str, Any]:
+    from gateway.pipeline.calibration import CalibrationKey
+
+    labels = loaded.labels
+    auto = loaded.rubric.thresholds_for(loaded.axis).auto_route
+    out = calibrated(fit, test, labels, auto)
+    first = next((r for r in test if "scores" in r), {})
+    # the calibration the gateway would look up: one per (rubric, scorer, model, prompt, axis,
+    # local weight)
+    out["calibration_key"] = CalibrationKey(
+        fingerprint=loaded.rubric.fingerprint,
+        scorer=name,
+        model=first.get("model", "?"),
+        prompt=first.get("prompt"),
+        axis=loaded.axis,
+        local_weight=first["outcome"].local_weight if first else None,
+    ).model_dump()
+    seconds = [r["seconds"] for r in test]
+    out |= {
         "tokens_per_ticket": statistics.fmean(r.get("tokens", 0) for r in test) if test else 0,
         "seconds_per_ticket": statistics.fmean(seconds) if seconds else 0.0,
         "seconds_p50": statistics.median(seconds) if seconds else 0.0,
@@ -397,6 +410,7 @@ def figures(
             else None
         ),
     }
+    test_p, _ = _arrays(test, labels)
     if name.startswith("logprob") and len(test_p):
         top = Counter(labels[int(i)] for i in test_p.argmax(1))
         gold = Counter(r["gold"][0] for r in test if r["gold"])
@@ -407,6 +421,31 @@ def figures(
             chr(65 + i): float(test_p[:, i].mean()) for i in range(len(labels))
         }
     return out
+
+
+def refit(path: Path) -> None:
+    """The calibration figures again from a ``--json`` file's per-ticket scores (no server)."""
+    from gateway.evals.loading import load_suite
+
+    loaded = load_suite(ROOT / "evals" / "suites" / "bitext.yaml")
+    auto = loaded.rubric.thresholds_for(loaded.axis).auto_route
+    saved = json.loads(path.read_text())
+    print(f"# {path}: {saved['date']}, {saved['fit']} fit + {saved['test']} test tickets")
+    print(
+        f"{'scorer':13} {'acc':>5} {'ECE':>5} {'T':>5} {'ECEcal':>6} {'floor':>11} "
+        f"{'Tnll':>5} {'ECEnll':>6} {'floor':>11} {'auto%':>5} {'prec':>5}"
+    )
+    for name, result in saved["results"].items():
+        rows = result["per_ticket"]
+        split = {k: [r for r in rows if r["split"] == k] for k in ("fit", "test")}
+        r = calibrated(split["fit"], split["test"], loaded.labels, auto)
+        print(
+            f"{name:13} {r['accuracy']:.3f} {r['ece_before']:.3f} {r['temperature']:5.2f} "
+            f"{r['ece_after']:6.3f} {'{:.3f}/{:.3f}'.format(*r['ece_after_floor']):>11} "
+            f"{r['temperature_nll']:5.2f} {r['ece_after_nll']:6.3f} "
+            f"{'{:.3f}/{:.3f}'.format(*r['ece_after_nll_floor']):>11} "
+            f"{r['auto_share']:5.2f} {r['auto_precision'] or 0:5.3f}"
+        )
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
@@ -436,8 +475,22 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
     loaded = load_suite(ROOT / "evals" / "suites" / "bitext.yaml")
     spec = loaded.suite.calibration
     fit_split = spec.split if spec else "train"
-    fit_tickets = loaded.tickets(fit_split, args.fit, args.seed, True) if args.fit else []
-    test_tickets = loaded.tickets(loaded.suite.split, args.test, args.seed, True)
+    seen = {
+        row["id"]
+        for earlier in args.exclude
+        for result in json.loads(earlier.read_text())["results"].values()
+        for row in result.get("per_ticket", [])
+    }
+
+    def tickets(split: str, n: int) -> list[Any]:
+        # fresh tickets: none an earlier run (--exclude) scored or chose its settings on
+        from gateway.evals.sampling import sample_tickets
+
+        rows = [t for t in loaded.tickets(split, sys.maxsize) if t.id not in seen]
+        return sorted(sample_tickets(rows, n, args.seed, True), key=lambda t: t.id)
+
+    fit_tickets = tickets(fit_split, args.fit) if args.fit else []
+    test_tickets = tickets(loaded.suite.split, args.test)
     names = args.scorers.split(",")
     results: dict[str, dict[str, Any]] = {}
     rows_of: dict[str, list[dict[str, Any]]] = {}  # each scorer's fit + test rows
@@ -506,6 +559,7 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
         "suite": "bitext",
         "fit": len(fit_tickets),
         "test": len(test_tickets),
+        "excluded": len(seen),
         "results": results,
     }
 
@@ -542,7 +596,20 @@ def main() -> None:
     parser.add_argument("--api-base", help="use this running server instead of starting one")
     parser.add_argument("--smoke", action="store_true", help="3 test tickets, no fit")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--refit", type=Path, help="print the calibration figures of a --json file, and stop"
+    )
+    parser.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="--json files of earlier runs: their tickets are not sampled again",
+    )
     args = parser.parse_args()
+    if args.refit:
+        refit(args.refit)
+        return
     if args.smoke:
         args.fit, args.test = 0, 3
     if args.api_base:

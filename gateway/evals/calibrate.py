@@ -189,6 +189,14 @@ def calibrate_suite(
         )
         if fit_run.scorer is None or fit_run.model is None:
             raise RuntimeError(f"run {run.key}: every ticket failed; nothing to calibrate")
+        if len(fit_run.answered_by) > 1:
+            # The gateway looks a calibration up by the scorer that answered each ticket; one
+            # temperature fitted over two scorers' answers would be filed under one of them.
+            raise RuntimeError(
+                f"run {run.key}: its tickets were answered by {len(fit_run.answered_by)} "
+                f"scorers ({'; '.join(fit_run.answered_by)}); calibrate each on its own "
+                "(matrix scorers: [local, llm]): a cascade's answers then find each one's"
+            )
         key = CalibrationKey(
             fingerprint=loaded.rubric.fingerprint,
             scorer=fit_run.scorer,

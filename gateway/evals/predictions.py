@@ -63,6 +63,11 @@ class RunResult(BaseModel):
     local_weight: float | None = Field(
         None, description="the embedded model's share mixed into the answers (None: unmixed)"
     )
+    answered_by: list[str] = Field(
+        default_factory=list,
+        description="each distinct scorer that answered (a cascade's: local and llm), as "
+        "'scorer model prompt local_weight'",
+    )
     predictions: list[Prediction]
     wall_s: float
     error_messages: dict[str, str] = Field(

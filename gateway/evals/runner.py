@@ -154,6 +154,7 @@ async def run_tickets(
     model: str | None = None
     prompt: str | None = None
     local_weight: float | None = None
+    answered_by: dict[str, None] = {}  # ordered set
     errors: dict[str, str] = {}  # code -> its first message (never ticket text)
 
     async def one_batch(start: int) -> None:
@@ -169,6 +170,9 @@ async def run_tickets(
                 if scorer is None:
                     scorer, model, prompt = outcome.scorer, outcome.model, outcome.prompt
                     local_weight = outcome.local_weight
+                by = (outcome.scorer, outcome.model, outcome.prompt, outcome.local_weight)
+                if not outcome.fallback:  # an outage's answers are no scorer's to calibrate
+                    answered_by.setdefault(" ".join(str(part) for part in by))
             else:
                 errors.setdefault(outcome.code, outcome.message)
             slots[start + offset] = prediction_of(
@@ -186,6 +190,7 @@ async def run_tickets(
         model=model,
         prompt=prompt,
         local_weight=local_weight,
+        answered_by=list(answered_by),
         predictions=slots.filled(),
         wall_s=wall,
         error_messages=errors,

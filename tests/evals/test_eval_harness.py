@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import typer
 from support.eval_fakes import RUBRIC, FakeClassifier, fake_factory, write_jsonl, write_tiny_suite
 from typer.testing import CliRunner
 
+from gateway.errors import GatewayError
 from gateway.evals import (
     DataMissingError,
     EvalOptions,
@@ -32,6 +34,7 @@ from gateway.evals import (
 )
 from gateway.evals import cli as eval_cli
 from gateway.pipeline import load_calibration
+from gateway.schemas import ClassifyRequest, ClassifyResponse
 
 
 @pytest.fixture
@@ -226,6 +229,30 @@ def test_calibrate_writes_beside_rubric_and_eval_applies_it(suite_path: Path) ->
     assert report.comparisons[0].n_broken == 0
     off, _ = evaluate_suite(loaded, fake_factory(fake), EvalOptions(apply_calibration=False))
     assert [m.key for m in off.runs] == ["local"]
+
+
+def test_calibrate_refuses_a_run_answered_by_two_scorers(suite_path: Path) -> None:
+    """A cascade answers some tickets with the embedded model and some with the LLM; the
+    gateway looks a calibration up by the scorer that answered, so one temperature fitted over
+    both would be filed under one of them and applied to the other's answers too."""
+    loaded = load_suite(suite_path)
+
+    class Cascade(FakeClassifier):
+        async def __call__(
+            self, reqs: Sequence[ClassifyRequest]
+        ) -> list[ClassifyResponse | GatewayError]:
+            out = await super().__call__(reqs)
+            return [
+                o.model_copy(update={"scorer": "llm", "model": "openai/m", "local_weight": 0.5})
+                if isinstance(o, ClassifyResponse) and "error" in r.text
+                else o
+                for o, r in zip(out, reqs, strict=True)
+            ]
+
+    with pytest.raises(RuntimeError, match="answered by 2 scorers") as err:
+        calibrate_suite(loaded, fake_factory(Cascade()), EvalOptions())
+    assert "local fake/keywords None None; llm openai/m None 0.5" in str(err.value)
+    assert not loaded.rubric_path.with_name("tiny.calibration.json").exists()
 
 
 def test_calibrate_fits_the_none_fits_floor_from_in_scope_tickets(suite_path: Path) -> None:

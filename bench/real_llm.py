@@ -35,7 +35,12 @@ rubric's auto_route, after calibration), share sent to the LLM (cascade), invali
 (re-asks) and unparsable answers (tickets that failed), tokens and seconds per ticket; for the
 llm scorer how many answers were read from choice logprobs; for logprob, the letter bias (how
 often each code letter is the top answer against how often its label is gold). ``--json FILE``
-writes the same as JSON, with each ticket's id, gold labels and scores.
+writes the same as JSON, with each ticket's id, gold labels and scores; ``--refit FILE`` prints
+the calibration figures again from such a file (no server), with the temperature fitted to the
+gold labels' NLL beside the confidence-fitted one; ``--exclude FILE ...`` samples no ticket an
+earlier run scored. A cascade is also shown "as served": each answer calibrated with the
+temperature of the scorer that gave it (the embedded model's or the LLM's, each fitted on its own
+fit tickets), as the gateway looks calibrations up.
 Targets: no unparsable answer; llm ECE <= 0.10 after calibration; cascade at least as accurate as
 llm while sending <= 30% of tickets to it.
 """
@@ -423,6 +428,39 @@ def figures(
     return out
 
 
+def as_served(
+    name: str, results: dict[str, dict[str, Any]], labels: Sequence[str], auto: float
+) -> dict[str, Any] | None:
+    """A cascade's test figures calibrated as the gateway calibrates it: each answer with the
+    temperature of the scorer that gave it (the embedded model's, the LLM's, mixed or not),
+    each fitted on that scorer's own fit tickets; None without both scorers' runs."""
+    from gateway.evals.confidence import ece_floor, expected_calibration_error
+    from gateway.pipeline.calibration import apply_temperature, logits_from_scores
+
+    second = "llm+local" if name.endswith("+local") else "llm"
+    if not name.startswith("cascade") or "local" not in results or second not in results:
+        return None
+    t = {"local": results["local"]["temperature"], "llm": results[second]["temperature"]}
+    rows = [r for r in results[name]["per_ticket"] if r["split"] == "test" and "scores" in r]
+    if not rows:
+        return None
+    probs, correct = _arrays(rows, labels)
+    conf = np.array(
+        [
+            apply_temperature(logits_from_scores(p), t[r["scorer"]]).max()
+            for p, r in zip(probs, rows, strict=True)
+        ]
+    )
+    routed = conf >= auto
+    return {
+        "temperatures": t,
+        "ece_after": expected_calibration_error(conf, correct),
+        "ece_after_floor": ece_floor(conf),
+        "auto_share": float(routed.mean()),
+        "auto_precision": float(correct[routed].mean()) if routed.any() else None,
+    }
+
+
 def refit(path: Path) -> None:
     """The calibration figures again from a ``--json`` file's per-ticket scores (no server)."""
     from gateway.evals.loading import load_suite
@@ -446,6 +484,19 @@ def refit(path: Path) -> None:
             f"{'{:.3f}/{:.3f}'.format(*r['ece_after_nll_floor']):>11} "
             f"{r['auto_share']:5.2f} {r['auto_precision'] or 0:5.3f}"
         )
+    for name in saved["results"]:
+        served = as_served(name, saved["results"], loaded.labels, auto)
+        if served is not None:
+            print_served(name, served)
+
+
+def print_served(name: str, served: dict[str, Any]) -> None:
+    t, floor = served["temperatures"], served["ece_after_floor"]
+    print(
+        f"{name} as served (T local {t['local']:.2f}, llm {t['llm']:.2f}): ECE "
+        f"{served['ece_after']:.3f} (floor {floor[0]:.3f}/{floor[1]:.3f}), auto-routed "
+        f"{served['auto_share']:.2f} at {served['auto_precision'] or 0:.3f}"
+    )
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
@@ -550,6 +601,11 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
             results[name]["answers"] = counts.answers
         shown = {k: v for k, v in results[name].items() if k != "per_ticket"}
         log(f"{name}: {json.dumps(shown, default=str)}")
+    auto = loaded.rubric.thresholds_for(loaded.axis).auto_route
+    for name, result in results.items():
+        served = as_served(name, results, loaded.labels, auto)
+        if served is not None:
+            result["as_served"] = served
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "load_average": os.getloadavg(),
@@ -624,6 +680,9 @@ def main() -> None:
     print(f"# load average at the end: {out['load_average']}")
     print(f"# bitext: {out['fit']} fit tickets (train), {out['test']} test tickets")
     print_table(out["results"])
+    for name, result in out["results"].items():
+        if "as_served" in result:
+            print_served(name, result["as_served"])
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
 

@@ -684,7 +684,7 @@ def main() -> None:
         if "as_served" in result:
             print_served(name, result["as_served"])
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
+        args.json.write_text(json.dumps(out, default=str, separators=(",", ":")) + "\n")
 
 
 if __name__ == "__main__":

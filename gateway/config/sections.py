@@ -176,8 +176,8 @@ class ScoringSettings(BaseSettings):
     fallback_to_local: bool = Field(
         False, description="on provider outage answer locally, decision=review"
     )
-    # Measured on a real 1.5B model (README, "The LLM path against a real model"): mixing
-    # halves the overconfident wrong answers that no temperature can fix.
+    # Measured against a real 1.5B model on 200 fresh tickets (README, LLM scorers): the llm
+    # scorer's calibrated ECE 0.167 -> 0.063, accuracy 0.835 -> 0.860.
     local_weight: float = Field(
         0.5,
         ge=0,

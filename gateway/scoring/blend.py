@@ -1,4 +1,4 @@
-"""An LLM's distribution mixed with the embedded model's (``GATEWAY_LOCAL_WEIGHT``).
+"""An LLM's distribution mixed with the embedded model's (``GATEWAY_LLM_LOCAL_WEIGHT``).
 
 A small LLM is often sure and wrong: on the real-model run of issue 17, 6 of the llm scorer's 16
 wrong answers came at a confidence of 0.996 or more, which no temperature can undo without

@@ -574,7 +574,7 @@ async def run(args: argparse.Namespace, api_base: str) -> dict[str, Any]:
         test_rows = await score_all(scorer, test_tickets, loaded.rubric, parallel)
         wall[name] = time.perf_counter() - started
         rows_of[name] = fit_rows + test_rows
-        if name == "cascade" or name != base:
+        if base == "cascade" or mixed:
             paid = rows_of.get("llm" if base == "cascade" else base, [])
             # its provider answers came from an earlier run: add what they cost there
             cost = {r["text"]: r for r in paid}
